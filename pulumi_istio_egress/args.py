@@ -1,0 +1,89 @@
+"""The typed arguments of ``EgressRoute``.
+
+Kept schema-friendly for Pulumi's multi-language components: a ``TypedDict`` with a docstring
+under each field, a ``str`` Enum for modes, no unions besides ``pulumi.Input``.
+"""
+
+from collections.abc import Mapping, Sequence
+from enum import StrEnum
+from typing import NotRequired, TypedDict
+
+import pulumi
+
+
+class TlsMode(StrEnum):
+    """How the egress gateway treats TLS to the external host."""
+
+    PASSTHROUGH = "PASSTHROUGH"
+    """The app speaks TLS end to end; the gateway routes on SNI and never sees plaintext."""
+    SIMPLE = "SIMPLE"
+    """The gateway originates TLS to the host (the app speaks plain HTTP), or terminates the app's
+    TLS with `terminate_credential_name` and re-originates it. HTTP becomes visible at the gateway."""
+    MUTUAL = "MUTUAL"
+    """SIMPLE plus a client certificate from `client_credential_name`."""
+
+
+class EgressRouteArgs(TypedDict):
+    """Arguments of `EgressRoute`: one external host reached through the Istio egress gateway."""
+
+    host: pulumi.Input[str]
+    """The external host name, e.g. `api.stripe.com`: no scheme, path, port or wildcard."""
+
+    tls_mode: pulumi.Input[TlsMode]
+    """PASSTHROUGH, SIMPLE or MUTUAL (the plain strings work too)."""
+
+    client_namespaces: pulumi.Input[Sequence[pulumi.Input[str]]]
+    """Namespaces whose workloads may use this route. The objects sidecars need are exported to
+    exactly these namespaces; there is no mesh-wide default."""
+
+    port: NotRequired[pulumi.Input[int]]
+    """The external host's TLS port. Default 443."""
+
+    http_port: NotRequired[pulumi.Input[int]]
+    """SIMPLE/MUTUAL origination only: the port on which apps send plain HTTP to the host (the
+    sidecar forwards it to the gateway, which originates TLS). Default 80."""
+
+    client_credential_name: NotRequired[pulumi.Input[str]]
+    """MUTUAL only, required there: the Secret in the gateway namespace with `tls.crt`, `tls.key`
+    and `ca.crt` that the gateway presents to the host."""
+
+    terminate_credential_name: NotRequired[pulumi.Input[str]]
+    """SIMPLE/MUTUAL: the Secret in the gateway namespace whose certificate the gateway presents to
+    apps that speak HTTPS themselves. The gateway terminates their TLS and re-originates it, so apps
+    must trust this certificate's CA (an inspection CA). Unset: apps speak plain HTTP."""
+
+    ca_credential_name: NotRequired[pulumi.Input[str]]
+    """SIMPLE only: a Secret in the gateway namespace with `ca.crt` to verify the host's certificate
+    (for MUTUAL put `ca.crt` in the client credential). Unset: the gateway's system trust store."""
+
+    subject_alt_names: NotRequired[pulumi.Input[Sequence[pulumi.Input[str]]]]
+    """SIMPLE/MUTUAL: names the host's certificate must carry. Default: none beyond the SNI check."""
+
+    sni: NotRequired[pulumi.Input[str]]
+    """SIMPLE/MUTUAL: the SNI the gateway sends to the host. Default: `host`."""
+
+    gateway_namespace: NotRequired[pulumi.Input[str]]
+    """Namespace of the egress gateway deployment; every object of the route lives there (the
+    gateway reads credentials only from its own namespace). Default `istio-system`."""
+
+    gateway_selector: NotRequired[pulumi.Input[Mapping[str, pulumi.Input[str]]]]
+    """Pod labels of the egress gateway. Default `{istio: egressgateway}`."""
+
+    gateway_service: NotRequired[pulumi.Input[str]]
+    """FQDN of the egress gateway Service. Default
+    `istio-egressgateway.<gateway_namespace>.svc.cluster.local`."""
+
+    authorization_policy: NotRequired[pulumi.Input[bool]]
+    """SIMPLE/MUTUAL origination only: add an ALLOW AuthorizationPolicy on the egress gateway that
+    lets only the client namespaces (or `client_service_accounts`) reach this host. Needs the
+    sidecar-to-gateway leg to carry an mTLS identity, which PASSTHROUGH and termination lack.
+    Note: once any ALLOW policy selects the gateway, traffic no ALLOW policy matches is denied.
+    Default false."""
+
+    client_service_accounts: NotRequired[pulumi.Input[Sequence[pulumi.Input[str]]]]
+    """With `authorization_policy`: `namespace/name` service accounts allowed to use the route
+    (each namespace among `client_namespaces`). Default: every workload of the client namespaces."""
+
+    trust_domain: NotRequired[pulumi.Input[str]]
+    """With `client_service_accounts`: the mesh trust domain in SPIFFE principals. Default
+    `cluster.local`."""

@@ -1,0 +1,365 @@
+"""The one model of an egress route: checked arguments, defaults applied, names derived.
+
+``parse_route`` turns the plain values of ``EgressRouteArgs`` into a ``Route`` or raises
+``EgressRouteError`` naming the field, the value and the fix. Nothing here touches Pulumi.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .args import EgressRouteArgs, TlsMode
+from .names import (
+    dns1123_label_problem,
+    dns1123_subdomain_problem,
+    host_problem,
+    label_key_problem,
+    label_value_problem,
+    object_name,
+)
+
+DEFAULT_PORT = 443
+DEFAULT_HTTP_PORT = 80
+DEFAULT_GATEWAY_NAMESPACE = "istio-system"
+DEFAULT_GATEWAY_SELECTOR: Mapping[str, str] = {"istio": "egressgateway"}
+DEFAULT_TRUST_DOMAIN = "cluster.local"
+# The listener ports of the default egress gateway Service (istio-egressgateway: 80 and 443).
+GATEWAY_HTTP_PORT = 80
+GATEWAY_TLS_PORT = 443
+NAME_PREFIX = "egress"
+
+FIELDS: tuple[str, ...] = tuple(EgressRouteArgs.__annotations__)
+
+
+class EgressRouteError(ValueError):
+    """Bad ``EgressRoute`` input: the message names the field, the value and the fix."""
+
+    def __init__(self, field: str, value: Any, problem: str, fix: str, route: str | None = None) -> None:
+        self.field = field
+        self.value = value
+        self.problem = problem
+        self.fix = fix
+        self.route = route
+        where = f"EgressRoute {route!r}: " if route else ""
+        super().__init__(f"{where}{field}={_show(value)} is invalid: {problem}. Fix: {fix}")
+
+    def for_route(self, route: str) -> EgressRouteError:
+        """The same error, naming the route it came from."""
+        return EgressRouteError(self.field, self.value, self.problem, self.fix, route)
+
+
+@dataclass(frozen=True)
+class Route:
+    """A validated egress route with every default filled in."""
+
+    host: str
+    mode: TlsMode
+    port: int
+    client_namespaces: tuple[str, ...]
+    http_port: int | None
+    client_credential_name: str | None
+    terminate_credential_name: str | None
+    ca_credential_name: str | None
+    subject_alt_names: tuple[str, ...]
+    sni: str | None
+    gateway_namespace: str
+    gateway_selector: tuple[tuple[str, str], ...]
+    gateway_service: str
+    authorization_policy: bool
+    client_service_accounts: tuple[str, ...]
+    trust_domain: str
+
+    @property
+    def originates(self) -> bool:
+        """The gateway opens its own TLS connection to the host (SIMPLE and MUTUAL)."""
+        return self.mode is not TlsMode.PASSTHROUGH
+
+    @property
+    def terminates(self) -> bool:
+        """The gateway terminates the app's TLS with its own certificate."""
+        return self.terminate_credential_name is not None
+
+    def name(self, suffix: str = "") -> str:
+        """The Kubernetes name of one of the route's objects; stable across releases."""
+        return object_name(NAME_PREFIX, self.host, suffix)
+
+    @property
+    def subset(self) -> str:
+        """The egress-gateway DestinationRule subset that carries this route."""
+        return self.name()
+
+    @property
+    def gateway_ref(self) -> str:
+        """How a VirtualService names the route's Gateway."""
+        return f"{self.gateway_namespace}/{self.name()}"
+
+
+def parse_route(args: Mapping[str, Any]) -> Route:
+    """Check plain ``EgressRouteArgs`` values and fill in defaults."""
+    if not isinstance(args, Mapping):
+        raise EgressRouteError("args", args, "it is not a mapping", "pass EgressRouteArgs(host=..., ...)")
+    for key in args:
+        if key not in FIELDS:
+            close = difflib.get_close_matches(str(key), FIELDS, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"the fields are {', '.join(FIELDS)}"
+            raise EgressRouteError(str(key), args[key], "it is not a field of EgressRouteArgs", hint)
+    for key in ("host", "tls_mode", "client_namespaces"):
+        if args.get(key) is None:
+            raise EgressRouteError(key, None, "it is required", _REQUIRED_FIX[key])
+
+    host = _host(args["host"])
+    mode, namespaces, authz = parse_structure(args)
+    port = _port("port", args.get("port"), DEFAULT_PORT)
+    client_cred = _secret("client_credential_name", args.get("client_credential_name"))
+    terminate_cred = _secret("terminate_credential_name", args.get("terminate_credential_name"))
+    ca_cred = _secret("ca_credential_name", args.get("ca_credential_name"))
+    sans = _names("subject_alt_names", args.get("subject_alt_names", ()), _san_problem, "e.g. ['api.stripe.com']")
+    sni = _optional_host("sni", args.get("sni"))
+    gw_ns = _label("gateway_namespace", args.get("gateway_namespace", DEFAULT_GATEWAY_NAMESPACE))
+    selector = _selector(args.get("gateway_selector", DEFAULT_GATEWAY_SELECTOR))
+    gw_service = args.get("gateway_service", f"istio-egressgateway.{gw_ns}.svc.cluster.local")
+    problem = host_problem(gw_service, allow_wildcard=False) if isinstance(gw_service, str) else "it is not a string"
+    if problem:
+        raise EgressRouteError(
+            "gateway_service", gw_service, problem,
+            "give the egress gateway Service's FQDN, e.g. 'istio-egressgateway.istio-system.svc.cluster.local'",
+        )
+    accounts = _names("client_service_accounts", args.get("client_service_accounts", ()),
+                      _account_problem, "e.g. ['payments/checkout']")
+    trust_domain = args.get("trust_domain", DEFAULT_TRUST_DOMAIN)
+    problem = host_problem(trust_domain, allow_wildcard=False) if isinstance(trust_domain, str) else "not a string"
+    if problem:
+        fix = "give the mesh trust domain, e.g. 'cluster.local'"
+        raise EgressRouteError("trust_domain", trust_domain, problem, fix)
+
+    route = Route(
+        host=host, mode=mode, port=port, client_namespaces=namespaces,
+        http_port=None, client_credential_name=client_cred, terminate_credential_name=terminate_cred,
+        ca_credential_name=ca_cred, subject_alt_names=sans, sni=sni, gateway_namespace=gw_ns,
+        gateway_selector=selector, gateway_service=gw_service.rstrip("."), authorization_policy=authz,
+        client_service_accounts=accounts, trust_domain=trust_domain,
+    )
+    return _check_mode(route, args)
+
+
+def parse_structure(args: Mapping[str, Any]) -> tuple[TlsMode, tuple[str, ...], bool]:
+    """Check just the fields that decide which objects a route has: mode, client namespaces and
+    whether it has an AuthorizationPolicy. These must be known before anything is registered."""
+    for key in ("tls_mode", "client_namespaces"):
+        if args.get(key) is None:
+            raise EgressRouteError(key, None, "it is required", _REQUIRED_FIX[key])
+    mode = _mode(args["tls_mode"])
+    namespaces = _names("client_namespaces", args["client_namespaces"], _namespace_problem, "e.g. ['payments']")
+    if not namespaces:
+        raise EgressRouteError(
+            "client_namespaces", args["client_namespaces"], "it is empty",
+            "name the namespaces whose workloads may use this route, e.g. ['payments']",
+        )
+    authz = args.get("authorization_policy", False)
+    if not isinstance(authz, bool):
+        raise EgressRouteError("authorization_policy", authz, "it is not a boolean", "pass True or False")
+    return mode, namespaces, authz
+
+
+def _check_mode(route: Route, args: Mapping[str, Any]) -> Route:
+    """Cross-field rules: which fields each mode needs, and which it cannot use."""
+    mode = route.mode.value
+    if route.mode is TlsMode.PASSTHROUGH:
+        for key in ("client_credential_name", "terminate_credential_name", "ca_credential_name",
+                    "subject_alt_names", "sni", "http_port"):
+            if args.get(key) not in (None, (), []):
+                raise EgressRouteError(
+                    key, args[key], "PASSTHROUGH never touches the app's TLS, so it has no use for it",
+                    f"remove {key}, or use tls_mode SIMPLE/MUTUAL to let the gateway handle TLS",
+                )
+        if route.authorization_policy:
+            raise EgressRouteError(
+                "authorization_policy", True,
+                "under PASSTHROUGH the sidecar-to-gateway leg carries the app's own TLS, not an mTLS identity",
+                "use tls_mode SIMPLE (origination) to restrict clients, or rely on exportTo scoping",
+            )
+    if route.mode is TlsMode.MUTUAL and route.client_credential_name is None:
+        raise EgressRouteError(
+            "client_credential_name", None, "MUTUAL needs a client certificate",
+            "name a Secret in the gateway namespace with tls.crt, tls.key and ca.crt",
+        )
+    if route.mode is TlsMode.SIMPLE and route.client_credential_name is not None:
+        raise EgressRouteError(
+            "client_credential_name", route.client_credential_name, "SIMPLE presents no client certificate",
+            "use tls_mode MUTUAL to send it, or remove client_credential_name",
+        )
+    if route.mode is TlsMode.MUTUAL and route.ca_credential_name is not None:
+        raise EgressRouteError(
+            "ca_credential_name", route.ca_credential_name,
+            "MUTUAL reads the CA from the client credential Secret (one credentialName per TLS setting)",
+            "put ca.crt into the client_credential_name Secret and remove ca_credential_name",
+        )
+    if route.terminates:
+        if args.get("http_port") is not None:
+            raise EgressRouteError(
+                "http_port", args["http_port"], "with terminate_credential_name apps speak HTTPS on `port`",
+                "remove http_port, or remove terminate_credential_name to let apps speak plain HTTP",
+            )
+        if route.authorization_policy:
+            raise EgressRouteError(
+                "authorization_policy", True,
+                f"when the gateway terminates the app's TLS ({mode}) the leg carries no mTLS identity",
+                "drop terminate_credential_name (origination) to restrict clients, or rely on exportTo",
+            )
+    if route.originates and not route.terminates:
+        http_port = _port("http_port", args.get("http_port"), DEFAULT_HTTP_PORT)
+        if http_port == route.port:
+            raise EgressRouteError(
+                "http_port", http_port, f"it equals port ({route.port}); apps' HTTP and the host's TLS need "
+                "different ports", f"use distinct ports, e.g. http_port {DEFAULT_HTTP_PORT} and port {DEFAULT_PORT}",
+            )
+        route = dataclasses.replace(route, http_port=http_port)
+    if route.client_service_accounts:
+        if not route.authorization_policy:
+            raise EgressRouteError(
+                "client_service_accounts", list(route.client_service_accounts),
+                "it only takes effect through the AuthorizationPolicy", "also set authorization_policy=True",
+            )
+        for account in route.client_service_accounts:
+            namespace = account.split("/", 1)[0]
+            if namespace not in route.client_namespaces:
+                raise EgressRouteError(
+                    "client_service_accounts", account, f"its namespace {namespace!r} is not a client namespace",
+                    f"add {namespace!r} to client_namespaces, or remove this account",
+                )
+    return route
+
+
+_REQUIRED_FIX = {
+    "host": "pass the external host name, e.g. host='api.stripe.com'",
+    "tls_mode": "pass tls_mode=TlsMode.SIMPLE, TlsMode.PASSTHROUGH or TlsMode.MUTUAL",
+    "client_namespaces": "name the namespaces whose workloads may use this route, e.g. ['payments']",
+}
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, TlsMode):
+        return repr(value.value)
+    return repr(value)
+
+
+def _host(value: Any) -> str:
+    if not isinstance(value, str):
+        raise EgressRouteError("host", value, "it is not a string", "pass the host name as a string")
+    problem = host_problem(value, allow_wildcard=False, allow_short=False)
+    if problem is None and value != value.lower():
+        problem = "it has upper-case letters; host names are case-insensitive and objects are named after them"
+    if problem is None and value.endswith("."):
+        problem = "it ends with '.'"
+    if problem:
+        raise EgressRouteError("host", value, problem, _host_fix(value))
+    return value
+
+
+def _host_fix(value: str) -> str:
+    bare = value.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0].strip(".").lower()
+    if value.startswith("*") or "*" in value:
+        return "name each concrete host in its own EgressRoute (wildcard egress cannot originate TLS)"
+    if bare and bare != value and host_problem(bare, allow_wildcard=False, allow_short=False) is None:
+        has_port = ":" in value.split("://")[-1]
+        return f"pass the bare host name {bare!r}" + (" and set `port` separately" if has_port else "")
+    return "pass a fully qualified DNS name such as 'api.example.com'"
+
+
+def _optional_host(field: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    problem = (host_problem(value, allow_wildcard=False, allow_short=False)
+               if isinstance(value, str) else "it is not a string")
+    if problem:
+        raise EgressRouteError(field, value, problem, "give a fully qualified DNS name, e.g. 'api.stripe.com'")
+    return str(value)
+
+
+def _mode(value: Any) -> TlsMode:
+    try:
+        return TlsMode(value)
+    except ValueError:
+        upper = value.upper() if isinstance(value, str) else None
+        hint = f" (modes are upper case: {upper!r})" if upper in TlsMode.__members__ else ""
+        raise EgressRouteError(
+            "tls_mode", value, "it is not a known mode" + hint,
+            "use one of " + ", ".join(repr(m.value) for m in TlsMode),
+        ) from None
+
+
+def _port(field: str, value: Any, default: int) -> int:
+    if value is None:
+        return default
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # Pulumi hands numbers over the wire as floats
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise EgressRouteError(field, value, "it is not an integer", f"pass a port number, e.g. {default}")
+    if not 1 <= value <= 65535:
+        raise EgressRouteError(field, value, "it is outside 1-65535", f"pass a port number, e.g. {default}")
+    return value
+
+
+def _names(field: str, value: Any, problem_of: Callable[[str], str | None], example: str) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise EgressRouteError(field, value, "it is not a list of strings", f"pass a list, {example}")
+    seen: list[str] = []
+    for item in value:
+        if not isinstance(item, str):
+            raise EgressRouteError(field, item, "it is not a string", f"pass a list of strings, {example}")
+        problem = problem_of(item)
+        if problem:
+            raise EgressRouteError(field, item, problem, f"fix or remove this entry; {example}")
+        if item in seen:
+            raise EgressRouteError(field, item, "it is listed twice", "list each entry once")
+        seen.append(item)
+    return tuple(seen)
+
+
+def _namespace_problem(value: str) -> str | None:
+    if value in ("*", ".", "~"):
+        return f"{value!r} is an exportTo keyword, not a namespace; this route is exported to named namespaces"
+    return dns1123_label_problem(value)
+
+
+def _san_problem(value: str) -> str | None:
+    return None if value.strip() == value and value else "it is empty or has surrounding spaces"
+
+
+def _account_problem(value: str) -> str | None:
+    namespace, slash, name = value.partition("/")
+    if not slash:
+        return "it is not of the form namespace/name"
+    return dns1123_label_problem(namespace) or dns1123_subdomain_problem(name)
+
+
+def _label(field: str, value: Any) -> str:
+    problem = dns1123_label_problem(value) if isinstance(value, str) else "it is not a string"
+    if problem:
+        raise EgressRouteError(field, value, problem, "give a namespace name such as 'istio-system'")
+    return str(value)
+
+
+def _secret(field: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    problem = dns1123_subdomain_problem(value) if isinstance(value, str) else "it is not a string"
+    if problem:
+        raise EgressRouteError(field, value, problem, "name a Secret in the gateway namespace, e.g. 'stripe-client'")
+    return str(value)
+
+
+def _selector(value: Any) -> tuple[tuple[str, str], ...]:
+    fix = "pass the egress gateway's pod labels, e.g. {'istio': 'egressgateway'}"
+    if not isinstance(value, Mapping) or not value:
+        raise EgressRouteError("gateway_selector", value, "it is not a non-empty mapping of labels", fix)
+    for key, label in value.items():
+        problem = (label_key_problem(key) if isinstance(key, str) else "its key is not a string") or (
+            label_value_problem(label) if isinstance(label, str) else "its value is not a string")
+        if problem:
+            raise EgressRouteError("gateway_selector", {key: label}, problem, fix)
+    return tuple(sorted(value.items()))
