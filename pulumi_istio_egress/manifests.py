@@ -194,6 +194,7 @@ def authorization_policy(route: Route) -> Manifest:
         "action": "ALLOW",
         "rules": [{
             "from": [{"source": source}],
-            "to": [{"operation": {"hosts": [route.host], "ports": [str(_gateway_port(route))]}}],
+            # No `ports`: they would have to name the gateway pod's target port (8080, not 80).
+            "to": [{"operation": {"hosts": [route.host]}}],
         }],
     })

@@ -1,0 +1,89 @@
+"""Run Pulumi code under Pulumi's own mocks and record exactly what it registers."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi.runtime
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+
+
+def plain(value: Any) -> Any:
+    """Mocks hand numbers back as floats (443 -> 443.0); restore integers for comparison."""
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+@dataclass
+class Registered:
+    type: str
+    name: str
+    parent: str
+    inputs: dict[str, Any]
+
+
+@dataclass
+class Recording(pulumi.runtime.Mocks):
+    resources: list[Registered] = field(default_factory=list)
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        return f"{args.name}-id", args.inputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        return {}
+
+    def by_name(self) -> dict[str, Registered]:
+        return {r.name: r for r in self.resources}
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """Also records the parent of each registration and every component's registered outputs."""
+
+    def __init__(self, recording: Recording) -> None:
+        super().__init__(recording)
+        self.recording = recording
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            parent_type = request.parent.split("::")[2].split("$")[-1] if request.parent else ""
+            inputs = plain(_deserialize(request.object))
+            self.recording.resources.append(Registered(request.type, request.name, parent_type, inputs))
+        return response
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        name = request.urn.split("::")[-1]
+        self.recording.outputs[name] = plain(_deserialize(request.outputs))
+        return super().RegisterResourceOutputs(request)
+
+
+def _deserialize(struct: Any) -> dict[str, Any]:
+    pulumi_mocks._ensure_event_loop()
+    return dict(rpc.deserialize_properties(struct))
+
+
+def run(program: Callable[[], Any], *, preview: bool = False) -> Recording:
+    """Run ``program`` under fresh mocks, wait for every registration, return what was registered.
+
+    Exceptions the program or its Outputs raise propagate.
+    """
+    recording = Recording()
+    pulumi.runtime.set_mocks(recording, preview=preview, monitor=RecordingMonitor(recording))
+
+    @pulumi.runtime.test  # type: ignore[misc]
+    def body() -> Any:
+        return program()
+
+    body()
+    return recording
