@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Set up, then every check: lint, strict typing, and the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export ISTIO_CRDS="${ISTIO_CRDS:-../shared/reference/istio-crds/crd-all.gen.yaml}"
+if [ ! -f "$ISTIO_CRDS" ]; then
+  echo "error: Istio CRDs not found at ISTIO_CRDS=$ISTIO_CRDS (the conformance tests need them)" >&2
+  exit 1
+fi
+.venv/bin/ruff check .
+.venv/bin/mypy --strict pulumi_istio_egress
+.venv/bin/python -m pytest -q "$@"
