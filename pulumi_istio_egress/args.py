@@ -29,12 +29,14 @@ class EgressRouteArgs(TypedDict):
     host: pulumi.Input[str]
     """The external host name, e.g. `api.stripe.com`: no scheme, path, port or wildcard."""
 
-    tls_mode: pulumi.Input[TlsMode]
-    """PASSTHROUGH, SIMPLE or MUTUAL (the plain strings work too)."""
+    tls_mode: TlsMode
+    """PASSTHROUGH, SIMPLE or MUTUAL (the plain strings work too). A plain value: it decides which
+    objects the route has."""
 
-    client_namespaces: pulumi.Input[Sequence[pulumi.Input[str]]]
+    client_namespaces: Sequence[str]
     """Namespaces whose workloads may use this route. The objects sidecars need are exported to
-    exactly these namespaces; there is no mesh-wide default."""
+    exactly these namespaces; there is no mesh-wide default. A plain value: one DestinationRule
+    is made in each."""
 
     port: NotRequired[pulumi.Input[int]]
     """The external host's TLS port. Default 443."""
@@ -73,12 +75,12 @@ class EgressRouteArgs(TypedDict):
     """FQDN of the egress gateway Service. Default
     `istio-egressgateway.<gateway_namespace>.svc.cluster.local`."""
 
-    authorization_policy: NotRequired[pulumi.Input[bool]]
+    authorization_policy: NotRequired[bool]
     """SIMPLE/MUTUAL origination only: add an ALLOW AuthorizationPolicy on the egress gateway that
     lets only the client namespaces (or `client_service_accounts`) reach this host. Needs the
     sidecar-to-gateway leg to carry an mTLS identity, which PASSTHROUGH and termination lack.
     Note: once any ALLOW policy selects the gateway, traffic no ALLOW policy matches is denied.
-    Default false."""
+    A plain value. Default false."""
 
     client_service_accounts: NotRequired[pulumi.Input[Sequence[pulumi.Input[str]]]]
     """With `authorization_policy`: `namespace/name` service accounts allowed to use the route

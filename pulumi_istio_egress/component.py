@@ -1,12 +1,13 @@
 """``EgressRoute``: the thin Pulumi shell around the pure core in ``route`` and ``manifests``."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: Pulumi reads these annotations at runtime for the
+# multi-language schema.
 import inspect
 from collections.abc import Mapping
 from typing import Any
 
 import pulumi
+from pulumi.output import Unknown
 from pulumi_kubernetes.apiextensions import CustomResource
 
 from .args import EgressRouteArgs, TlsMode
@@ -96,7 +97,7 @@ def _ref(manifest: Manifest) -> str:
 
 def _is_pending(value: Any) -> bool:
     """True for values Pulumi resolves later (Outputs, awaitables), at any depth."""
-    if isinstance(value, pulumi.Output) or inspect.isawaitable(value):
+    if isinstance(value, (pulumi.Output, Unknown)) or inspect.isawaitable(value):
         return True
     if isinstance(value, Mapping):
         return any(_is_pending(v) for v in value.values())

@@ -28,7 +28,7 @@ def dns1123_label_problem(value: str) -> str | None:
         return "it is empty"
     if len(value) > MAX_LABEL:
         return f"it is {len(value)} characters long; the limit is {MAX_LABEL}"
-    if not _LABEL.match(value):
+    if not _LABEL.fullmatch(value):
         return "it must be lower-case letters, digits and '-', starting and ending with a letter or digit"
     return None
 
@@ -39,7 +39,7 @@ def dns1123_subdomain_problem(value: str) -> str | None:
         return "it is empty"
     if len(value) > MAX_SUBDOMAIN:
         return f"it is {len(value)} characters long; the limit is {MAX_SUBDOMAIN}"
-    if not _SUBDOMAIN.match(value):
+    if not _SUBDOMAIN.fullmatch(value):
         return "it must be lower-case letters, digits, '-' and '.', each part starting and ending alphanumeric"
     return None
 
@@ -83,7 +83,7 @@ def host_problem(host: str, *, allow_wildcard: bool = True, allow_short: bool = 
             return f"its label {label!r} has an underscore, which DNS host names cannot have"
         if len(label) > MAX_LABEL:
             return f"its label {label!r} is longer than {MAX_LABEL} characters"
-        if not _HOST_LABEL.match(label):
+        if not _HOST_LABEL.fullmatch(label):
             return f"its label {label!r} must be letters, digits and '-', not starting or ending with '-'"
     if not allow_short and len(labels) < 2:
         return "it is a short name; external hosts need a fully qualified name"
@@ -95,14 +95,14 @@ def label_key_problem(key: str) -> str | None:
     prefix, _, name = key.rpartition("/")
     if prefix and dns1123_subdomain_problem(prefix):
         return f"its prefix {prefix!r} is not a DNS subdomain"
-    if not name or len(name) > MAX_LABEL or not _LABEL_KEY_NAME.match(name):
+    if not name or len(name) > MAX_LABEL or not _LABEL_KEY_NAME.fullmatch(name):
         return "its name part must be 1-63 letters, digits, '-', '_' or '.', starting and ending alphanumeric"
     return None
 
 
 def label_value_problem(value: str) -> str | None:
     """A Kubernetes label value: empty, or at most 63 characters of the label-name alphabet."""
-    if value and (len(value) > MAX_LABEL or not _LABEL_KEY_NAME.match(value)):
+    if value and (len(value) > MAX_LABEL or not _LABEL_KEY_NAME.fullmatch(value)):
         return "it must be at most 63 letters, digits, '-', '_' or '.', starting and ending alphanumeric"
     return None
 
