@@ -13,7 +13,13 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+
+from .findings import object_ref
+
+if TYPE_CHECKING:
+    from .analyzer import Resource
+    from .report import Subject
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -117,9 +123,135 @@ def _write_text(stream: TextIO, text: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# check and diagram read the same inputs: Pulumi programs (directories) or YAML manifests (files)
+
+
+def _load_inputs(inputs: Sequence[str], stack: str | None) -> list[tuple[Resource, Subject]]:
+    from .analyzer import Resource
+    from .render import RenderError, render_program
+    from .report import Subject
+
+    loaded: list[tuple[Resource, Subject]] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            try:
+                with contextlib.redirect_stdout(sys.stderr):
+                    objects = render_program(path, stack=stack)
+            except RenderError as exc:
+                raise UsageError(str(exc)) from None
+            for obj in objects:
+                resource = Resource(type=obj.pulumi_type, name=obj.pulumi_name, props=obj.manifest,
+                                    urn=obj.urn, parent=obj.parent_urn)
+                loaded.append((resource, Subject(object_ref(obj.manifest), item)))
+        elif path.is_file():
+            for manifest in _read_manifests(path):
+                try:
+                    resource = Resource.from_manifest(manifest)
+                except (ValueError, TypeError) as exc:
+                    raise UsageError(f"{item}: {exc}") from None
+                loaded.append((resource, Subject(object_ref(manifest), item)))
+        else:
+            raise UsageError(f"{item}: no such program directory or manifest file")
+    urns = [r.urn for r, _ in loaded]
+    duplicates = sorted({u for u in urns if urns.count(u) > 1})
+    if duplicates:
+        raise UsageError(f"the same object is declared twice: {duplicates[0]}")
+    return loaded
+
+
+def _read_manifests(path: Path) -> list[dict[str, Any]]:
+    import yaml
+
+    try:
+        documents = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise UsageError(f"{path}: cannot read YAML: {exc}") from None
+    manifests: list[dict[str, Any]] = []
+    for number, doc in enumerate(documents, 1):
+        if doc is None:
+            continue
+        items = doc.get("items") if isinstance(doc, dict) and doc.get("kind") == "List" else [doc]
+        for item in items if isinstance(items, list) else []:
+            if not isinstance(item, dict) or not item.get("apiVersion") or not item.get("kind"):
+                raise UsageError(f"{path}: document {number} is not a Kubernetes object (apiVersion and kind)")
+            manifests.append(item)
+    return manifests
+
+
+def _add_check(commands: argparse._SubParsersAction[_Parser]) -> None:
+    parser = commands.add_parser(
+        "check",
+        help="run a policy pack over a program's objects or YAML manifests, as pulumi preview would",
+        description="Send every object through a Python policy pack over the Analyzer gRPC protocol the "
+        "Pulumi CLI uses: resource policies, then stack policies. Exit 1 on a mandatory violation.",
+    )
+    parser.add_argument("inputs", nargs="*", default=["."], metavar="PROGRAM_DIR|MANIFEST.yaml",
+                        help="Pulumi programs to render and/or YAML files (default: .)")
+    parser.add_argument("--policy-pack", metavar="DIR", default="policy", help="default: ./policy")
+    parser.add_argument("--policy-config", metavar="FILE", help="policy pack config JSON, as for pulumi preview")
+    parser.add_argument("--stack", help="stack of the programs (default: the only one, else dev)")
+    parser.add_argument("--format", choices=("text", "json", "sarif"), default="text")
+    parser.set_defaults(run=_run_check)
+
+
+def _run_check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    import json
+
+    from . import __version__
+    from .analyzer import PolicyPackError, run_pack
+    from .report import as_json, as_sarif, as_text
+
+    pack = Path(args.policy_pack)
+    if not (pack / "PulumiPolicy.yaml").is_file():
+        raise UsageError(f"{pack}: not a policy pack (no PulumiPolicy.yaml); pass --policy-pack DIR")
+    config = None
+    if args.policy_config:
+        try:
+            config = json.loads(Path(args.policy_config).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"{args.policy_config}: cannot read policy config: {exc}") from None
+    loaded = _load_inputs(args.inputs, args.stack)
+    try:
+        violations = run_pack(pack, [r for r, _ in loaded], config_file=config)
+    except (PolicyPackError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    subjects = {r.urn: s for r, s in loaded}
+    if args.format == "json":
+        text = as_json(violations, subjects)
+    elif args.format == "sarif":
+        text = as_sarif(violations, subjects, __version__)
+    else:
+        text = as_text(violations, subjects)
+    _write_text(stdout, text)
+    return EXIT_FAILED if any(v.enforcement_level in ("mandatory", "remediate") for v in violations) else EXIT_OK
+
+
+def _add_diagram(commands: argparse._SubParsersAction[_Parser]) -> None:
+    parser = commands.add_parser(
+        "diagram", help="print a Mermaid flowchart of each egress route's traffic path",
+        description="Render the programs (or read the YAML files) and draw each route: app -> sidecar -> "
+        "egress gateway -> external host, with where TLS is interpreted.",
+    )
+    parser.add_argument("inputs", nargs="*", default=["."], metavar="PROGRAM_DIR|MANIFEST.yaml")
+    parser.add_argument("--stack", help="stack of the programs (default: the only one, else dev)")
+    parser.set_defaults(run=_run_diagram)
+
+
+def _run_diagram(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    from .diagram import mermaid
+
+    manifests = [r.props for r, _ in _load_inputs(args.inputs, args.stack)]
+    _write_text(stdout, mermaid(manifests) or "%% no egress routes found\n")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------
 # entry point
 
-_COMMANDS: Sequence[Callable[[argparse._SubParsersAction[_Parser]], None]] = (_add_render,)
+_COMMANDS: Sequence[Callable[[argparse._SubParsersAction[_Parser]], None]] = (
+    _add_render, _add_check, _add_diagram,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,11 +3,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-export ISTIO_CRDS="${ISTIO_CRDS:-../shared/reference/istio-crds/crd-all.gen.yaml}"
-if [ ! -f "$ISTIO_CRDS" ]; then
-  echo "error: Istio CRDs not found at ISTIO_CRDS=$ISTIO_CRDS (the conformance tests need them)" >&2
+crds="${ISTIO_CRDS:-../shared/reference/istio-crds/crd-all.gen.yaml}"
+if [ ! -f "$crds" ]; then
+  echo "error: Istio CRDs not found at ISTIO_CRDS=$crds (the conformance tests need them)" >&2
   exit 1
 fi
+# Absolute: policy packs run with their own directory as working directory.
+export ISTIO_CRDS="$(cd "$(dirname "$crds")" && pwd)/$(basename "$crds")"
 .venv/bin/ruff check .
 .venv/bin/mypy --strict pulumi_istio_egress
 .venv/bin/python -m pytest -q "$@"

@@ -54,7 +54,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         super().__init__(recording)
         self.recording = recording
 
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+    def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
             parent_type = request.parent.split("::")[2].split("$")[-1] if request.parent else ""
@@ -62,7 +62,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             self.recording.resources.append(Registered(request.type, request.name, parent_type, inputs))
         return response
 
-    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+    def RegisterResourceOutputs(self, request: Any) -> Any:
         name = request.urn.split("::")[-1]
         self.recording.outputs[name] = plain(_deserialize(request.outputs))
         return super().RegisterResourceOutputs(request)

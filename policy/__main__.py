@@ -1,0 +1,8 @@
+"""The istio-egress policy pack. `pulumi preview --policy-pack policy`. Only assembles: rules live in
+pulumi_istio_egress.policies. The constructor serves the pack and never returns."""
+
+from pulumi_policy import PolicyPack
+
+from pulumi_istio_egress.policies.pack import PACK_NAME, policies
+
+PolicyPack(name=PACK_NAME, policies=policies())

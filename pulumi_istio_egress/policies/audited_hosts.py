@@ -1,0 +1,83 @@
+"""audited-hosts-require-simple: for audited hosts the gateway must see HTTP, not pass TLS through."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..findings import Finding, Manifest
+from .objects import (
+    MESH,
+    destination_rule_tls,
+    dicts,
+    gateway_server_hosts,
+    host_matches,
+    kind_of,
+    spec,
+    string_list,
+    strings,
+)
+from .rule import Config, ResourceRule
+
+ORIGINATING = ("SIMPLE", "MUTUAL")
+PASSING_THROUGH = ("PASSTHROUGH", "AUTO_PASSTHROUGH")
+FIX_GATEWAY = ("let the gateway interpret TLS: EgressRoute tls_mode SIMPLE (origination), or a SIMPLE server "
+               "with a credentialName to terminate")
+
+
+def _audited(host: str, audited: list[str]) -> bool:
+    return any(host_matches(pattern, host) or host_matches(host, pattern) for pattern in audited)
+
+
+def check(manifest: Manifest, config: Config) -> Iterator[Finding]:
+    audited = string_list(config, "auditedHosts")
+    if not audited:
+        return
+    kind, body = kind_of(manifest), spec(manifest)
+    if kind == "Gateway":
+        for i, server in dicts(body.get("servers")):
+            mode = server.get("tls", {}).get("mode") if isinstance(server.get("tls"), dict) else None
+            hosts = [h for _, h in gateway_server_hosts(server) if _audited(h, audited)]
+            if mode in PASSING_THROUGH and hosts:
+                yield Finding(f"spec.servers[{i}].tls.mode", mode,
+                              f"the gateway passes TLS for audited host {hosts[0]} through uninspected", FIX_GATEWAY)
+    elif kind == "VirtualService":
+        vs_gateways = [g for _, g in strings(body.get("gateways"))] or [MESH]
+        vs_hosts = [h for _, h in strings(body.get("hosts"))]
+        for i, rule in dicts(body.get("tls")):
+            for j, match in dicts(rule.get("match")):
+                bound = [g for _, g in strings(match.get("gateways"))] or vs_gateways
+                sni = [h for _, h in strings(match.get("sniHosts"))] or vs_hosts
+                hosts = [h for h in sni if _audited(h, audited)]
+                if hosts and any(g != MESH for g in bound):
+                    yield Finding(f"spec.tls[{i}].match[{j}]", None,
+                                  f"a gateway routes audited host {hosts[0]} by SNI, passing its TLS through",
+                                  "route it with an http route after the gateway originates or terminates TLS "
+                                  "(EgressRoute tls_mode SIMPLE)")
+    elif kind == "DestinationRule":
+        host = body.get("host")
+        if not isinstance(host, str) or not _audited(host, audited):
+            return
+        settings = list(destination_rule_tls(manifest))
+        if not settings:
+            yield Finding("spec.trafficPolicy.tls", None,
+                          f"the DestinationRule for audited host {host} does not originate TLS",
+                          "set tls.mode SIMPLE (or MUTUAL) for the port the gateway uses")
+        for path, tls in settings:
+            mode = tls.get("mode")
+            if mode not in ORIGINATING:
+                yield Finding(f"{path}.mode", mode,
+                              f"the DestinationRule for audited host {host} must originate TLS",
+                              "set tls.mode SIMPLE (or MUTUAL with a credentialName)")
+
+
+RULE = ResourceRule(
+    name="audited-hosts-require-simple",
+    description="Audited hosts go through a gateway that interprets TLS (SIMPLE/MUTUAL), never PASSTHROUGH.",
+    severity="high",
+    enforcement="mandatory",
+    check=check,
+    config_schema={"auditedHosts": {
+        "type": "array", "items": {"type": "string"}, "default": [],
+        "description": "Host patterns whose egress must be visible as HTTP, e.g. api.stripe.com, *.bank.example",
+    }},
+)

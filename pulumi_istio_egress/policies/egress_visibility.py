@@ -1,0 +1,212 @@
+"""egress-visibility: egress objects are visible where sidecars need them, and nowhere else.
+
+For each host of each MESH_EXTERNAL ServiceEntry, the client namespaces are those the ServiceEntry
+is exported to, less its own namespace when the egress gateway lives there (see
+``egress_via_gateway.client_namespaces``).
+
+Objects sidecars must see are scoped (exportTo neither ``*`` nor unset) and visible from every
+client namespace:
+
+- the ServiceEntry itself (it defines the client namespaces, so only its scope is judged);
+- the VirtualService that routes the host from ``mesh`` to the egress gateway;
+- the DestinationRule defining that route's gateway subset: found by istiod's lookup from the
+  client namespace (its own namespace, else exported from the gateway Service's namespace or
+  the root namespace; shadowing is ``egress-references-resolve``'s business).
+
+Objects only the gateway needs - a DestinationRule for an external host that originates TLS
+(SIMPLE or MUTUAL) or carries a ``credentialName`` - live in the gateway's namespace (that of the
+Gateway objects serving the host) and are exported to ``.`` only: the gateway reads credentials
+from its own namespace, and a sidecar that saw the rule would originate TLS itself. These are
+judged only when a Gateway serves the host (without one there is no gateway to keep them for).
+When the ServiceEntry is exported to every namespace, the clients cannot be listed; it is reported
+as not scoped and client visibility is not judged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import islice
+from typing import Any
+
+from ..findings import Finding, Manifest
+from .egress_references import (
+    LIST_LIMIT,
+    ROOT_NAMESPACE_SCHEMA,
+    DestinationRule,
+    Obj,
+    Report,
+    Stack,
+    gc_paused,
+    listing,
+    root_namespace,
+)
+from .egress_via_gateway import Router, Routing, client_namespaces
+from .objects import destination_rule_tls, export_to, host_key, strings, visible_in
+from .rule import Config, StackRule
+
+FIX_SCOPE = "set exportTo to '.' and the client namespaces that use the route"
+
+
+def check(manifests: Sequence[Manifest], config: Config) -> list[tuple[Manifest, Finding]]:
+    with gc_paused():
+        return _check(manifests, config)
+
+
+def _check(manifests: Sequence[Manifest], config: Config) -> list[tuple[Manifest, Finding]]:
+    stack = Stack(manifests, root_namespace(config))
+    router = Router(stack)
+    report = Report()
+    clients_of: dict[str, set[str]] = {}
+    for entry in stack.service_entries:
+        hosts = [host_key(raw) for _, raw in strings(entry.body.get("hosts"))]
+        if "*" in entry.scope and hosts:
+            report.add(entry, "spec.exportTo", _raw(entry),
+                       f"the ServiceEntry for {listing(hosts[:LIST_LIMIT], len(hosts))} is not scoped: "
+                       f"{_unscoped(entry)} shows it to every namespace, so every sidecar in the mesh can reach it",
+                       FIX_SCOPE)
+        for host in hosts:
+            routing = router(host)
+            clients = client_namespaces(entry, routing)
+            listed = clients_of.setdefault(host, set())
+            if "*" not in clients:  # everywhere: reported above as not scoped, no clients to list
+                listed.update(clients)
+                _virtual_service_clients(entry, routing, clients, report)
+    judged: set[tuple[str, str]] = set()
+    reach: dict[tuple[str, str], frozenset[str]] = {}
+    for host, known in clients_of.items():
+        routing = router(host)
+        _scoped(stack, routing, report, judged)
+        _subset_clients(stack, routing, known, report, reach)
+    homes: dict[str, list[str]] = {}
+    for rule in stack.destination_rules:
+        _gateway_only(stack, rule, report, homes)
+    return report.items
+
+
+def _raw(obj: Obj) -> Any:
+    return obj.body.get("exportTo")
+
+
+def _namespaces(count: int) -> str:
+    return "namespace" if count == 1 else "namespaces"
+
+
+def _unscoped(obj: Obj) -> str:
+    raw = obj.body.get("exportTo")
+    if raw is None or raw == []:
+        return "unset exportTo"
+    return "exportTo '*'" if export_to(obj.manifest) else "an exportTo without namespace names (read as unset)"
+
+
+def _virtual_service_clients(entry: Obj, routing: Routing, clients: frozenset[str], report: Report) -> None:
+    if not routing.mesh_virtual_services:
+        return  # no route to the gateway at all: egress-via-gateway says so
+    missing = sorted(ns for ns in clients if not visible_in(routing.scope, ns))
+    if missing:
+        vs = routing.mesh_virtual_services[0]
+        report.add(vs, "spec.exportTo", _raw(vs),
+                   f"the VirtualService routing {routing.host} to the egress gateway is not exported to client "
+                   f"{_namespaces(len(missing))} {listing(missing)}, where ServiceEntry {entry.ref} exports "
+                   f"{routing.host}, so sidecars there bypass the gateway",
+                   f"add {listing(missing)} to spec.exportTo")
+
+
+def _scoped(stack: Stack, routing: Routing, report: Report, judged: set[tuple[str, str]]) -> None:
+    """The sidecars' objects for this host are not exported to every namespace."""
+    for vs in routing.mesh_virtual_services:
+        if "*" in vs.scope:
+            report.add(vs, "spec.exportTo", _raw(vs),
+                       f"the VirtualService routing {routing.host} to the egress gateway is not scoped: "
+                       f"{_unscoped(vs)} shows it to every namespace", FIX_SCOPE)
+    for pairs in routing.subsets.values():
+        for service, subset in pairs:
+            if (service, subset) in judged:
+                continue
+            judged.add((service, subset))
+            for rule in stack.destination_rules_defining(service, subset):
+                if "*" in rule.scope:
+                    report.add(rule, "spec.exportTo", _raw(rule),
+                               f"the DestinationRule defining egress gateway subset {subset} of {service} is not "
+                               f"scoped: {_unscoped(rule)} shows it to every namespace",
+                               "export it to '.' in each client namespace (EgressRoute creates one per client "
+                               "namespace)")
+
+
+def _subset_clients(stack: Stack, routing: Routing, clients: set[str], report: Report,
+                    reach: dict[tuple[str, str], frozenset[str]]) -> None:
+    """Each client namespace finds the gateway subset of every mesh route it sees for this host."""
+    users: dict[tuple[str, str], set[str] | None] = {}  # None: all clients (the route is exported everywhere)
+    for vs, pairs in routing.subsets.items():
+        for pair in pairs:
+            known = users.setdefault(pair, set())
+            if known is not None and "*" in vs.scope:
+                users[pair] = None
+            elif known is not None:
+                known.update(vs.scope & clients)
+    ordered = sorted(clients)
+    for (service, subset), using in users.items():
+        rules = stack.destination_rules_defining(service, subset)
+        if not rules:
+            continue  # no such subset anywhere: egress-references-resolve says so
+        if (service, subset) not in reach:
+            reach[(service, subset)] = frozenset[str]().union(*(stack.reach(r) for r in rules))
+        seen = reach[(service, subset)]
+        if "*" in seen:
+            continue
+        if using is None:
+            # Read only the first few lacking clients; count the rest without walking them.
+            missing = list(islice((ns for ns in ordered if ns not in seen), LIST_LIMIT))
+            total = len(clients) - len(seen & clients)
+        else:
+            missing = sorted(using - seen)
+            total = len(missing)
+        if missing:
+            homes = list(dict.fromkeys([*stack.service_namespaces(service)[:LIST_LIMIT], stack.root]))
+            report.add(rules[0], "spec.exportTo", _raw(rules[0]),
+                       f"no DestinationRule defining egress gateway subset {subset} of {service} is visible from "
+                       f"client {_namespaces(total)} {listing(missing, total)} (Istio looks in the client's "
+                       f"namespace, then for rules exported to it from {listing(homes)}), so sidecars there cannot "
+                       f"route {routing.host} to the gateway",
+                       f"add a DestinationRule for {service} with subset {subset} to {listing(missing, total)}, "
+                       "exported to '.'")
+
+
+def _gateway_only(stack: Stack, rule: DestinationRule, report: Report, homes_of: dict[str, list[str]]) -> None:
+    if not stack.is_external(rule.host):
+        return
+    if rule.host not in homes_of:
+        homes_of[rule.host] = sorted({g.namespace for g in stack.gateways_serving(rule.host)})
+    homes = homes_of[rule.host]
+    if not homes:
+        return
+    settings = [tls for _, tls in destination_rule_tls(rule.manifest)]
+    modes = sorted({m for tls in settings if (m := tls.get("mode")) in ("SIMPLE", "MUTUAL")})
+    credentials = sorted({c for tls in settings if isinstance(c := tls.get("credentialName"), str) and c})
+    if not modes and not credentials:
+        return
+    what = (f"originating TLS ({'/'.join(modes)}) to {rule.host}" if modes else
+            f"for {rule.host} with credentialName {listing(credentials)}")
+    beyond = sorted(rule.scope - {rule.namespace})
+    if beyond:
+        shown = "every namespace" if "*" in beyond else listing(beyond)
+        report.add(rule, "spec.exportTo", _raw(rule),
+                   f"the DestinationRule {what} is exported beyond its namespace, to {shown}: only the egress "
+                   "gateway needs it, and sidecars that see it would originate TLS themselves",
+                   "set exportTo to ['.'] and keep the rule in the egress gateway's namespace")
+    if rule.namespace not in homes:
+        report.add(rule, "metadata.namespace", rule.namespace,
+                   f"the DestinationRule {what} lives in namespace {rule.namespace}, not in the egress gateway's "
+                   f"namespace {listing(homes)}: the gateway reads credentials only from its own namespace and "
+                   f"does not see it, while it applies to the sidecars in {rule.namespace} instead",
+                   f"move it to namespace {homes[0]}, exported to '.' only")
+
+
+RULE = StackRule(
+    name="egress-visibility",
+    description="Egress objects sidecars need are scoped to and visible from the client namespaces; objects only "
+                "the gateway needs live in its namespace, exported to '.'.",
+    severity="medium",
+    enforcement="mandatory",
+    check=check,
+    config_schema=ROOT_NAMESPACE_SCHEMA,
+)

@@ -1,0 +1,66 @@
+"""istio-valid: reject at preview what Istio would reject at apply.
+
+Layer 1 is our own rendition of istiod's validating webhook (``webhook``), always on. Layer 2 is
+the API server's view: the openAPIV3Schema and CEL rules of the cluster's own Istio CRDs
+(``conformance``), on when ``crdFiles`` or ``$ISTIO_CRDS`` names them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from functools import lru_cache
+
+from ..conformance import DEFAULT_CRDS_ENV, CrdSet
+from ..findings import Finding, Manifest
+from ..webhook import webhook_findings
+from .objects import kind_of, string_list
+from .rule import Config, ResourceRule
+
+KINDS = ("ServiceEntry", "Gateway", "DestinationRule", "VirtualService", "Sidecar", "AuthorizationPolicy")
+
+
+def crd_paths(config: Config) -> tuple[str, ...]:
+    """CRD files from the rule's config, else from ``$ISTIO_CRDS`` (``os.pathsep``-separated)."""
+    paths = string_list(config, "crdFiles")
+    if not paths and os.environ.get(DEFAULT_CRDS_ENV):
+        paths = os.environ[DEFAULT_CRDS_ENV].split(os.pathsep)
+    return tuple(paths)
+
+
+@lru_cache(maxsize=4)
+def load_crds(paths: Sequence[str]) -> CrdSet:
+    """Loading the CRDs takes a while; a pack process loads each set once."""
+    return CrdSet.load(*paths)
+
+
+def check(manifest: Manifest, config: Config) -> Iterator[Finding]:
+    if kind_of(manifest) not in KINDS:
+        return
+    findings = list(webhook_findings(manifest))
+    paths = crd_paths(config)
+    if paths:
+        try:
+            crds = load_crds(paths)
+        except (OSError, ValueError) as error:
+            yield from findings
+            yield Finding("", None, f"cannot load the Istio CRDs {list(paths)} (relative paths start at the policy "
+                          f"pack directory): {error}", "point crdFiles or $ISTIO_CRDS at readable CRD files")
+            return
+        seen = {(f.path, f.message) for f in findings}
+        findings += [f for f in crds.validate(manifest) if (f.path, f.message) not in seen]
+    yield from findings
+
+
+RULE = ResourceRule(
+    name="istio-valid",
+    description="Istio objects pass istiod's validation and, with crdFiles, the cluster's CRD schemas and CEL rules.",
+    severity="critical",
+    enforcement="mandatory",
+    check=check,
+    config_schema={"crdFiles": {
+        "type": "array", "items": {"type": "string"}, "default": [],
+        "description": "Istio CRD files (e.g. `kubectl get crd -o yaml` output) for schema and CEL checks. "
+                       "Unset: $ISTIO_CRDS, else only the webhook rules run.",
+    }},
+)
