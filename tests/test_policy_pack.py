@@ -83,18 +83,18 @@ CASES = [
          "with the server certificate and key (in the gateway's namespace), or set serverCertificate and "
          "privateKey"),
         ("egress-via-gateway", "mandatory", "payments/stripe",
-         "ServiceEntry payments/stripe: spec.hosts[0]: no VirtualService bound to mesh routes api.stripe.com to the "
+         "spec.hosts[0]: no VirtualService bound to mesh routes api.stripe.com to the "
          "egress gateway, so sidecars send it straight to the host and bypass the gateway (its policy and audit do "
          "not apply) (got 'api.stripe.com'). Fix: add a VirtualService for api.stripe.com bound to mesh whose route "
          "sends it to the egress gateway Service and subset, with a DestinationRule defining the subset "
          "(EgressRoute emits both)"),
         ("egress-via-gateway", "mandatory", "payments/stripe",
-         "ServiceEntry payments/stripe: spec.hosts[0]: no VirtualService bound to Gateway istio-system/stripe-egress "
+         "spec.hosts[0]: no VirtualService bound to Gateway istio-system/stripe-egress "
          "routes api.stripe.com on to the host, so the gateway accepts the connection but has no route for it (got "
          "'api.stripe.com'). Fix: add a VirtualService for api.stripe.com bound to Gateway "
          "istio-system/stripe-egress whose route's destination host is api.stripe.com"),
         ("egress-visibility", "mandatory", "payments/stripe",
-         "DestinationRule payments/stripe: metadata.namespace: the DestinationRule originating TLS (SIMPLE) to "
+         "metadata.namespace: the DestinationRule originating TLS (SIMPLE) to "
          "api.stripe.com lives in namespace payments, not in the egress gateway's namespace istio-system: the "
          "gateway reads credentials only from its own namespace and does not see it, while it applies to the "
          "sidecars in payments instead (got 'payments'). Fix: move it to namespace istio-system, exported to '.' "

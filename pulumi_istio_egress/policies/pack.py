@@ -139,7 +139,9 @@ def stack_policy(rule: StackRule) -> StackValidationPolicy:
         config = dict(rule.defaults(), **_config(args))
         for item in _safe(rule.name, lambda: rule.check(manifests, config)):
             manifest, finding = item if isinstance(item, tuple) else (None, item)
-            report(message(finding, manifest), urns.get(id(manifest)) if manifest is not None else None)
+            urn = urns.get(id(manifest)) if manifest is not None else None
+            # With a URN the CLI names the object itself; without one the message must.
+            report(message(finding, None if urn else manifest), urn)
         _raise_unknown(unknown_anywhere)
 
     return StackValidationPolicy(

@@ -1,0 +1,125 @@
+"""`check` and `diagram` end to end through the command line entry point."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from pulumi_istio_egress import cli
+
+ROOT = Path(__file__).parents[1]
+PACK = str(ROOT / "policy")
+FIXTURES = Path(__file__).parent / "fixtures"
+BLOG = str(FIXTURES / "manifests" / "blog-recipe.yaml")
+
+
+def run(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    monkeypatch.setattr("sys.stdout", out)
+    monkeypatch.setattr("sys.stderr", err)
+    code = cli.main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+SERVER_CERT = ("spec.servers[0].tls.serverCertificate: SIMPLE TLS requires a server certificate. Fix: Set "
+               "credentialName to the Secret with the server certificate and key (in the gateway's namespace), or "
+               "set serverCertificate and privateKey")
+PRIVATE_KEY = ("spec.servers[0].tls.privateKey: SIMPLE TLS requires a private key. Fix: Set credentialName to the "
+               "Secret with the server certificate and key (in the gateway's namespace), or set serverCertificate "
+               "and privateKey")
+NO_MESH_ROUTE = ("spec.hosts[0]: no VirtualService bound to mesh routes api.stripe.com to the egress gateway, so "
+                 "sidecars send it straight to the host and bypass the gateway (its policy and audit do not apply) "
+                 "(got 'api.stripe.com'). Fix: add a VirtualService for api.stripe.com bound to mesh whose route "
+                 "sends it to the egress gateway Service and subset, with a DestinationRule defining the subset "
+                 "(EgressRoute emits both)")
+NO_GATEWAY_ROUTE = ("spec.hosts[0]: no VirtualService bound to Gateway istio-system/stripe-egress routes "
+                    "api.stripe.com on to the host, so the gateway accepts the connection but has no route for it "
+                    "(got 'api.stripe.com'). Fix: add a VirtualService for api.stripe.com bound to Gateway "
+                    "istio-system/stripe-egress whose route's destination host is api.stripe.com")
+MISPLACED = ("metadata.namespace: the DestinationRule originating TLS (SIMPLE) to api.stripe.com lives in namespace "
+             "payments, not in the egress gateway's namespace istio-system: the gateway reads credentials only from "
+             "its own namespace and does not see it, while it applies to the sidecars in payments instead (got "
+             "'payments'). Fix: move it to namespace istio-system, exported to '.' only")
+BLOG_VIOLATIONS = [
+    ("istio-valid", "Gateway istio-system/stripe-egress", SERVER_CERT),
+    ("istio-valid", "Gateway istio-system/stripe-egress", PRIVATE_KEY),
+    ("egress-via-gateway", "ServiceEntry payments/stripe", NO_MESH_ROUTE),
+    ("egress-via-gateway", "ServiceEntry payments/stripe", NO_GATEWAY_ROUTE),
+    ("egress-visibility", "DestinationRule payments/stripe", MISPLACED),
+]
+
+
+def test_compliant_program_passes(monkeypatch: pytest.MonkeyPatch) -> None:
+    program = str(ROOT / "examples" / "simple-origination")
+    assert run(["check", program, "--policy-pack", PACK], monkeypatch)[:2] == (0, "No policy violations.\n")
+
+
+def test_violating_yaml_fails_with_text_like_pulumi_preview(monkeypatch: pytest.MonkeyPatch) -> None:
+    code, out, _ = run(["check", BLOG, "--policy-pack", PACK], monkeypatch)
+    lines = ["Policy violations:"]
+    for policy, ref, message in BLOG_VIOLATIONS:
+        lines += [f"    [mandatory]  {policy}  ({ref})", f"        {message}"]
+    assert (code, out) == (1, "\n".join([*lines, "5 mandatory, 0 advisory violation(s)"]) + "\n")
+
+
+def test_json_format(monkeypatch: pytest.MonkeyPatch) -> None:
+    code, out, _ = run(["check", BLOG, "--policy-pack", PACK, "--format", "json"], monkeypatch)
+    kinds = {"Gateway": "Gateway", "ServiceEntry": "ServiceEntry", "DestinationRule": "DestinationRule"}
+    expected = [{
+        "level": "mandatory", "message": message, "object": ref, "pack": "istio-egress", "policy": policy,
+        "source": BLOG,
+        "urn": "urn:pulumi:stack::project::kubernetes:networking.istio.io/v1:"
+               f"{kinds[ref.split()[0]]}::{ref.split()[1]}",
+    } for policy, ref, message in BLOG_VIOLATIONS]
+    assert (code, json.loads(out)) == (1, expected)
+
+
+def test_sarif_format(monkeypatch: pytest.MonkeyPatch) -> None:
+    code, out, _ = run(["check", BLOG, "--policy-pack", PACK, "--format", "sarif"], monkeypatch)
+    log = json.loads(out)
+    assert code == 1
+    assert log["version"] == "2.1.0"
+    assert [r["id"] for r in log["runs"][0]["tool"]["driver"]["rules"]] == [
+        "egress-via-gateway", "egress-visibility", "istio-valid"]
+    assert log["runs"][0]["results"] == [{
+        "ruleId": policy, "level": "error", "message": {"text": message},
+        "locations": [{"physicalLocation": {"artifactLocation": {"uri": BLOG}},
+                       "logicalLocations": [{"fullyQualifiedName": ref, "kind": "resource"}]}],
+    } for policy, ref, message in BLOG_VIOLATIONS]
+
+
+BROKEN = [
+    (["check", "no/such/dir"], "error: no/such/dir: no such program directory or manifest file\n"),
+    (["check", str(FIXTURES / "cli" / "not-an-object.yaml")],
+     f"error: {FIXTURES / 'cli' / 'not-an-object.yaml'}: document 2 is not a Kubernetes object (apiVersion and "
+     "kind)\n"),
+    (["check", BLOG, "--policy-pack", str(FIXTURES)],
+     f"error: {FIXTURES}: not a policy pack (no PulumiPolicy.yaml); pass --policy-pack DIR\n"),
+    (["check", BLOG, "--policy-config", "missing.json"],
+     "error: missing.json: cannot read policy config: [Errno 2] No such file or directory: 'missing.json'\n"),
+    (["check", BLOG, "--policy-config", str(FIXTURES / "cli" / "wrong-type.json")],
+     "error: policy pack config is invalid: allowed-ports: allowedPorts: '443' is not of type 'array'\n"),
+]
+
+
+@pytest.mark.parametrize(("argv", "message"), BROKEN, ids=[" ".join(a[1:2]) + str(i) for i, (a, _) in
+                                                           enumerate(BROKEN)])
+def test_broken_input_exits_2_with_one_clear_line(argv: list[str], message: str,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    if "--policy-pack" not in argv:
+        argv = [*argv, "--policy-pack", PACK]
+    assert run(argv, monkeypatch) == (2, "", message)
+
+
+def test_diagram(monkeypatch: pytest.MonkeyPatch) -> None:
+    code, out, _ = run(["diagram", str(ROOT / "examples" / "passthrough")], monkeypatch)
+    assert (code, out) == (0, "\n".join([
+        "%% route istio-system/egress-api-stripe-com",
+        "flowchart LR",
+        '    app["app"] -->|"TLS from the app (SNI api.stripe.com)"| sidecar["sidecar"]',
+        '    sidecar -->|"app\'s TLS, routed by SNI"| gateway["egress gateway istio-system/egress-api-stripe-com"]',
+        '    gateway -->|"app\'s TLS passed through"| host["api.stripe.com:443"]',
+    ]) + "\n")
