@@ -8,14 +8,23 @@
 
 import pulumi
 
-from pulumi_istio_egress import EgressRoute
+from pulumi_istio_egress import EgressRoute, EgressRouteError
 
 config = pulumi.Config()
 defaults = config.get_object("defaults") or {}
 routes = config.require_object("routes")
-if not isinstance(routes, dict) or not isinstance(defaults, dict):
-    raise ValueError("config `routes` and `defaults` must be maps; see Pulumi.dev.yaml for the shape")
+if not isinstance(defaults, dict):
+    raise EgressRouteError("istio-egress:defaults", defaults, "it is not a map of EgressRouteArgs fields",
+                           "write it as a map, e.g. {gateway_namespace: istio-system}")
+if not isinstance(routes, dict) or not routes:
+    raise EgressRouteError("istio-egress:routes", routes, "it is not a non-empty map of route name to fields",
+                           "write it as a map, e.g. {stripe: {host: api.stripe.com, tls_mode: SIMPLE, "
+                           "client_namespaces: [payments]}}")
 
 for name in sorted(routes):  # sorted: the same config always declares routes in the same order
-    route = EgressRoute(name, {**defaults, **routes[name]})
+    fields = routes[name]
+    if not isinstance(fields, dict):
+        raise EgressRouteError(f"istio-egress:routes.{name}", fields, "it is not a map of EgressRouteArgs fields",
+                               "give host, tls_mode and client_namespaces as a map")
+    route = EgressRoute(name, {**defaults, **fields})
     pulumi.export(name, route.objects)

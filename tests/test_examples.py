@@ -64,3 +64,25 @@ def test_every_pattern_passes_the_crds_and_the_webhook(path: Path, crds: CrdSet)
     problems = {f"{m['kind']} {m['metadata']['namespace']}/{m['metadata']['name']}":
                 [*crds.validate(m), *webhook_findings(m)] for m in manifests}
     assert problems == {ref: [] for ref in problems}
+
+
+ROOT_CONFIG = Path(__file__).parent / "fixtures" / "root-config"
+BAD_ROOT_CONFIG = [
+    ("bad-host", "program raised EgressRouteError: EgressRoute 'stripe': host='https://api.stripe.com' is invalid: "
+     "it has a URL scheme. Fix: pass the bare host name 'api.stripe.com' (at __main__.py:29)"),
+    ("not-a-map", "program raised EgressRouteError: istio-egress:routes.stripe='api.stripe.com' is invalid: it is "
+     "not a map of EgressRouteArgs fields. Fix: give host, tls_mode and client_namespaces as a map "
+     "(at __main__.py:27)"),
+    ("empty-routes", "program raised EgressRouteError: istio-egress:routes=[] is invalid: it is not a non-empty map "
+     "of route name to fields. Fix: write it as a map, e.g. {stripe: {host: api.stripe.com, tls_mode: SIMPLE, "
+     "client_namespaces: [payments]}} (at __main__.py:20)"),
+]
+
+
+@pytest.mark.parametrize(("name", "message"), BAD_ROOT_CONFIG, ids=[n for n, _ in BAD_ROOT_CONFIG])
+def test_root_project_refuses_bad_stack_config(name: str, message: str) -> None:
+    from pulumi_istio_egress.render import RenderError
+
+    with pytest.raises(RenderError) as caught:
+        render_program(ROOT, config_file=str(ROOT_CONFIG / f"{name}.yaml"))
+    assert str(caught.value) == message
