@@ -131,12 +131,11 @@ def gateway(route: Route) -> Manifest:
 
 def gateway_destination_rule(route: Route, namespace: str) -> Manifest:
     """Sidecars' view of the gateway: the route's subset, mTLS-wrapped when the gateway expects it."""
-    subset: dict[str, Any] = {"name": route.subset}
-    if route.originates and not route.terminates:
-        subset["trafficPolicy"] = {"portLevelSettings": [{
-            "port": {"number": _gateway_port(route)},
-            "tls": {"mode": "ISTIO_MUTUAL", "sni": route.host},
-        }]}
+    # With origination the leg is mTLS, and its SNI picks the gateway server for the host. Otherwise
+    # it carries the app's own TLS: DISABLE keeps auto-mTLS from wrapping it a second time.
+    tls = {"mode": "ISTIO_MUTUAL", "sni": route.host} if route.http_port is not None else {"mode": "DISABLE"}
+    subset = {"name": route.subset, "trafficPolicy": {"portLevelSettings": [{
+        "port": {"number": _gateway_port(route)}, "tls": tls}]}}
     return _object(route, NETWORKING, "DestinationRule", route.name("gateway"), {
         "host": route.gateway_service,
         "subsets": [subset],
