@@ -28,6 +28,7 @@ from pulumi_istio_egress.conformance import (
     is_unevaluated,
 )
 from pulumi_istio_egress.findings import Finding
+from pulumi_istio_egress.policies import istio_valid
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CRDS_PATH = Path(os.environ.get(DEFAULT_CRDS_ENV) or REPO_ROOT.parent / "shared/reference/istio-crds/crd-all.gen.yaml")
@@ -1051,3 +1052,24 @@ def test_speed() -> None:
         for manifest in VALID:
             crds.validate(manifest)
     assert (time.perf_counter() - started) / (100 * len(VALID)) < 0.005
+
+
+ISTIO_VALID_VECTORS = [p for p in UPSTREAM_VECTORS if p.values[0] is not None
+                       and p.values[0].get("kind") in istio_valid.KINDS]
+
+
+@pytest.mark.parametrize(("document", "key"), ISTIO_VALID_VECTORS)
+def test_istio_valid_policy_agrees_with_upstream_vectors(document: dict[str, Any], key: str) -> None:
+    """The `istio-valid` rule (webhook layer + CRD layer) accepts and rejects what Istio does."""
+    manifest = dict(document)
+    expected_error = manifest.pop("_err", None)
+    findings = list(istio_valid.RULE.check(manifest, {"crdFiles": [str(CRDS_PATH)]}))
+    if expected_error is None:
+        assert findings == []
+    else:
+        assert any(expected_error in f"{f.path}: {f.message}" for f in findings), findings
+
+
+def test_istio_valid_vectors_cover_the_egress_kinds() -> None:
+    kinds = {p.values[0]["kind"] for p in ISTIO_VALID_VECTORS}
+    assert kinds == {"ServiceEntry", "DestinationRule", "AuthorizationPolicy"}  # the kinds upstream has vectors for
