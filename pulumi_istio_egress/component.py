@@ -8,12 +8,11 @@ from typing import Any
 
 import pulumi
 from pulumi.output import Unknown
-from pulumi_kubernetes.apiextensions import CustomResource
 
 from .args import EgressRouteArgs, TlsMode
 from .findings import Manifest
 from .manifests import ObjectKey, keyed_manifests, object_keys
-from .route import EgressRouteError, parse_route, parse_structure
+from .route import EgressRouteError, parse_route, parse_structure, require_mapping
 
 TYPE_TOKEN = "istio-egress:index:EgressRoute"
 # These decide which objects exist, so they must be known when the component is declared.
@@ -44,50 +43,64 @@ class EgressRoute(pulumi.ComponentResource):
     """Every object made, as `Kind namespace/name`, in apply order."""
 
     def __init__(self, name: str, args: EgressRouteArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        # Imported here: the policy pack and the CLI import this package without needing it.
+        from pulumi_kubernetes.apiextensions import CustomResource
+
         # Everything knowable is checked before the component itself registers: nothing half-created.
         keys = _keys(name, args)
         plan = _plan(name, args)
         super().__init__(TYPE_TOKEN, name, {}, opts)
         child = pulumi.ResourceOptions(parent=self)
         for key in keys:
-            manifest = _pick(plan, key.key)
-            CustomResource(
-                f"{name}-{key.key}",
-                api_version=key.api_version,
-                kind=key.kind,
-                metadata=manifest.apply(lambda m: m["metadata"]),
-                spec=manifest.apply(lambda m: m["spec"]),
-                opts=child,
-            )
+            if isinstance(plan, dict):
+                # Plain values stay plain: nested Outputs cost a task per leaf and dominate at scale.
+                metadata, spec = plan[key.key]["metadata"], plan[key.key]["spec"]
+            else:
+                manifest = _pick(plan, key.key)
+                metadata, spec = manifest.apply(lambda m: m["metadata"]), manifest.apply(lambda m: m["spec"])
+            CustomResource(f"{name}-{key.key}", api_version=key.api_version, kind=key.kind,
+                           metadata=metadata, spec=spec, opts=child)
 
-        def name_of(key: str) -> pulumi.Output[str]:
-            return plan.apply(lambda p: str(p[key]["metadata"]["name"]) if key in p else "")
-
-        self.namespace = plan.apply(lambda p: str(p["gateway"]["metadata"]["namespace"]))
-        self.service_entry_name = name_of("serviceentry")
-        self.gateway_name = name_of("gateway")
-        self.virtual_service_name = name_of("virtualservice")
-        gateway_rule = plan.apply(lambda p: p[keys[2].key])  # the first client namespace's
-        self.gateway_destination_rule_name = gateway_rule.apply(lambda m: str(m["metadata"]["name"]))
-        self.origination_destination_rule_name = name_of("origination-destinationrule")
-        self.authorization_policy_name = name_of("authorizationpolicy")
-        self.subset_name = gateway_rule.apply(lambda m: str(m["spec"]["subsets"][0]["name"]))
-        self.objects = plan.apply(lambda p: [_ref(m) for m in p.values()])
-        self.register_outputs({
-            "namespace": self.namespace,
-            "service_entry_name": self.service_entry_name,
-            "gateway_name": self.gateway_name,
-            "virtual_service_name": self.virtual_service_name,
-            "gateway_destination_rule_name": self.gateway_destination_rule_name,
-            "origination_destination_rule_name": self.origination_destination_rule_name,
-            "authorization_policy_name": self.authorization_policy_name,
-            "subset_name": self.subset_name,
-            "objects": self.objects,
-        })
+        if isinstance(plan, dict):
+            outputs: dict[str, Any] = _outputs(plan)
+            for field, value in outputs.items():
+                setattr(self, field, pulumi.Output.from_input(value))
+        else:
+            resolved = plan.apply(_outputs)
+            for field in OUTPUT_FIELDS:
+                setattr(self, field, _pick(resolved, field))
+            outputs = {field: getattr(self, field) for field in OUTPUT_FIELDS}
+        self.register_outputs(outputs)
 
 
-def _pick(plan: pulumi.Output[dict[str, Manifest]], key: str) -> pulumi.Output[Manifest]:
-    return plan.apply(lambda p: p[key])
+OUTPUT_FIELDS = (
+    "namespace", "service_entry_name", "gateway_name", "virtual_service_name", "gateway_destination_rule_name",
+    "origination_destination_rule_name", "authorization_policy_name", "subset_name", "objects",
+)
+
+
+def _outputs(plan: dict[str, Manifest]) -> dict[str, Any]:
+    """The component's outputs, from its manifests by key."""
+
+    def name_of(key: str) -> str:
+        return str(plan[key]["metadata"]["name"]) if key in plan else ""
+
+    gateway_rule = next(m for k, m in plan.items() if k.startswith("gateway-destinationrule-"))
+    return {
+        "namespace": str(plan["gateway"]["metadata"]["namespace"]),
+        "service_entry_name": name_of("serviceentry"),
+        "gateway_name": name_of("gateway"),
+        "virtual_service_name": name_of("virtualservice"),
+        "gateway_destination_rule_name": str(gateway_rule["metadata"]["name"]),
+        "origination_destination_rule_name": name_of("origination-destinationrule"),
+        "authorization_policy_name": name_of("authorizationpolicy"),
+        "subset_name": str(gateway_rule["spec"]["subsets"][0]["name"]),
+        "objects": [_ref(m) for m in plan.values()],
+    }
+
+
+def _pick(values: pulumi.Output[dict[str, Any]], key: str) -> pulumi.Output[Any]:
+    return values.apply(lambda v: v[key])
 
 
 def _ref(manifest: Manifest) -> str:
@@ -106,11 +119,11 @@ def _is_pending(value: Any) -> bool:
     return False
 
 
-def _plan(name: str, args: EgressRouteArgs) -> pulumi.Output[dict[str, Manifest]]:
+def _plan(name: str, args: EgressRouteArgs) -> dict[str, Manifest] | pulumi.Output[dict[str, Manifest]]:
     """The route's manifests by key: computed now when every input is plain, else when they resolve."""
     if not _is_pending(args):
         try:
-            return pulumi.Output.from_input(keyed_manifests(parse_route(args)))
+            return keyed_manifests(parse_route(args))
         except EgressRouteError as error:
             raise error.for_route(name) from None
 
@@ -127,6 +140,7 @@ def _keys(name: str, args: EgressRouteArgs) -> list[ObjectKey]:
     """Child keys from the structural fields, which must be plain (they decide what exists)."""
     raw: Mapping[str, Any] = args
     try:
+        require_mapping(raw)
         for field in STRUCTURAL_FIELDS:
             if _is_pending(raw.get(field)):
                 raise EgressRouteError(

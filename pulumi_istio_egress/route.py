@@ -100,8 +100,7 @@ class Route:
 
 def parse_route(args: Mapping[str, Any]) -> Route:
     """Check plain ``EgressRouteArgs`` values and fill in defaults."""
-    if not isinstance(args, Mapping):
-        raise EgressRouteError("args", args, "it is not a mapping", "pass EgressRouteArgs(host=..., ...)")
+    require_mapping(args)
     for key in args:
         if key not in FIELDS:
             close = difflib.get_close_matches(str(key), FIELDS, n=1)
@@ -123,10 +122,12 @@ def parse_route(args: Mapping[str, Any]) -> Route:
     selector = _selector(args.get("gateway_selector", DEFAULT_GATEWAY_SELECTOR))
     gw_service = args.get("gateway_service", f"istio-egressgateway.{gw_ns}.svc.cluster.local")
     problem = host_problem(gw_service, allow_wildcard=False) if isinstance(gw_service, str) else "it is not a string"
+    if problem is None:
+        problem = _service_problem(gw_service.rstrip("."), gw_ns)
     if problem:
         raise EgressRouteError(
             "gateway_service", gw_service, problem,
-            "give the egress gateway Service's FQDN, e.g. 'istio-egressgateway.istio-system.svc.cluster.local'",
+            f"give the egress gateway Service's FQDN, e.g. 'istio-egressgateway.{gw_ns}.svc.cluster.local'",
         )
     accounts = _names("client_service_accounts", args.get("client_service_accounts", ()),
                       _account_problem, "e.g. ['payments/checkout']")
@@ -146,9 +147,16 @@ def parse_route(args: Mapping[str, Any]) -> Route:
     return _check_mode(route, args)
 
 
+def require_mapping(args: Any) -> None:
+    """Args come as a mapping (an EgressRouteArgs TypedDict); say so plainly otherwise."""
+    if not isinstance(args, Mapping):
+        raise EgressRouteError("args", args, "it is not a mapping", "pass EgressRouteArgs(host=..., ...)")
+
+
 def parse_structure(args: Mapping[str, Any]) -> tuple[TlsMode, tuple[str, ...], bool]:
     """Check just the fields that decide which objects a route has: mode, client namespaces and
     whether it has an AuthorizationPolicy. These must be known before anything is registered."""
+    require_mapping(args)
     for key in ("tls_mode", "client_namespaces"):
         if args.get(key) is None:
             raise EgressRouteError(key, None, "it is required", _REQUIRED_FIX[key])
@@ -335,6 +343,17 @@ def _account_problem(value: str) -> str | None:
     if not slash:
         return "it is not of the form namespace/name"
     return dns1123_label_problem(namespace) or dns1123_subdomain_problem(name)
+
+
+def _service_problem(fqdn: str, namespace: str) -> str | None:
+    """The gateway Service must be named in full (`<name>.<namespace>.svc.<domain>`): the subset's
+    DestinationRule lives in each client namespace, where a short name would mean a local Service."""
+    labels = fqdn.split(".")
+    if len(labels) < 4 or labels[2] != "svc":
+        return "it is not a Kubernetes Service FQDN (<name>.<namespace>.svc.<cluster domain>)"
+    if labels[1] != namespace:
+        return f"its namespace {labels[1]!r} is not gateway_namespace {namespace!r}"
+    return None
 
 
 def _label(field: str, value: Any) -> str:

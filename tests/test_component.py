@@ -158,6 +158,12 @@ BAD_INPUT = [
     ({"gateway_service": "istio-egressgateway:443"}, "gateway_service='istio-egressgateway:443' is invalid: it "
      "has a port. Fix: give the egress gateway Service's FQDN, e.g. "
      "'istio-egressgateway.istio-system.svc.cluster.local'"),
+    ({"gateway_service": "gw.example.com"}, "gateway_service='gw.example.com' is invalid: it is not a Kubernetes "
+     "Service FQDN (<name>.<namespace>.svc.<cluster domain>). Fix: give the egress gateway Service's FQDN, e.g. "
+     "'istio-egressgateway.istio-system.svc.cluster.local'"),
+    ({"gateway_service": "gw.other.svc.cluster.local"}, "gateway_service='gw.other.svc.cluster.local' is invalid: "
+     "its namespace 'other' is not gateway_namespace 'istio-system'. Fix: give the egress gateway Service's FQDN, "
+     "e.g. 'istio-egressgateway.istio-system.svc.cluster.local'"),
     ({"authorization_policy": "yes"}, "authorization_policy='yes' is invalid: it is not a boolean. "
      "Fix: pass True or False"),
     ({"client_service_accounts": ["payments/checkout"]}, "client_service_accounts=['payments/checkout'] is "
@@ -212,3 +218,11 @@ def test_structural_field_as_output_is_refused_up_front() -> None:
     assert str(caught.value).startswith("EgressRoute 'stripe': tls_mode=<pulumi.output.Output object at ")
     assert str(caught.value).endswith(" is invalid: it is an Output, but it decides which objects the route "
                                       "creates. Fix: pass a plain value (other fields may be Outputs)")
+
+
+@pytest.mark.parametrize("args", [None, "api.stripe.com", ["api.stripe.com"]], ids=["None", "str", "list"])
+def test_args_that_are_not_a_mapping_are_refused(args: Any) -> None:
+    with pytest.raises(EgressRouteError) as caught:
+        run(lambda: EgressRoute("stripe", args))
+    assert str(caught.value) == (f"EgressRoute 'stripe': args={args!r} is invalid: it is not a mapping. "
+                                 "Fix: pass EgressRouteArgs(host=..., ...)")

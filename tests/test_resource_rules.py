@@ -207,3 +207,9 @@ WEBHOOK_PORT = Finding("spec.ports[0].number", 0, "port number 0 must be in the 
 def test_istio_valid_layers(config: dict[str, Any], expected: list[Finding], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ISTIO_CRDS", raising=False)
     assert list(istio_valid.RULE.check(BAD_ENTRY, config)) == expected
+
+
+def test_istio_valid_reads_the_same_environment_variable_as_conformance() -> None:
+    from pulumi_istio_egress.conformance import DEFAULT_CRDS_ENV
+
+    assert istio_valid.CRDS_ENV == DEFAULT_CRDS_ENV

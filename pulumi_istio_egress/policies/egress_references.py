@@ -204,6 +204,7 @@ class Stack:
         self._exported_public: dict[tuple[str, str], list[DestinationRule]] = {}
         self._exported_for: dict[tuple[str, str, str], list[DestinationRule]] = {}
         self._lookups: dict[tuple[str, str], list[DestinationRule]] = {}
+        self._subsets_in: dict[tuple[str, str], dict[str, list[DestinationRule]]] = {}
         self._coverage: dict[str, tuple[list[str], dict[str, set[str]]]] = {}
         # Memos: many objects may ask about one host.
         self._vs_for: dict[str, list[VirtualService]] = {}
@@ -366,6 +367,18 @@ class Stack:
         if key not in self._lookups:
             self._lookups[key] = self._lookup(client, host)
         return self._lookups[key]
+
+    def subset_rules(self, client: str, host: str) -> dict[str, list[DestinationRule]]:
+        """Subset name -> the rules of ``destination_rules_for(client, host)`` defining it. Many
+        routes share one gateway Service host, so scanning those rules per route is quadratic."""
+        key = (client, host)
+        if key not in self._subsets_in:
+            index: dict[str, list[DestinationRule]] = {}
+            for rule in self.destination_rules_for(client, host):
+                for name in dict.fromkeys(name for _, name in rule.subsets):
+                    index.setdefault(name, []).append(rule)
+            self._subsets_in[key] = index
+        return self._subsets_in[key]
 
     def subset_coverage(self, host: str) -> tuple[list[str], dict[str, set[str]]]:
         """The namespaces holding a DestinationRule for ``host`` (sorted) and, per subset, those of
@@ -585,7 +598,7 @@ def _subset(stack: Stack, vs: VirtualService, rule: RouteRule, destination: Dest
     if MESH in vs.bound and rule.applies(MESH) and gateways and key not in sni_judged:
         sni_judged.add(key)
         for client in sorted({*defined_in[0], *defined_in[1]}):
-            for found in stack.destination_rules_for(client, host):
+            for found in stack.subset_rules(client, host).get(subset, ()):
                 _subset_sni(found, subset, gateways, vs, report)
     if not failing:
         return
@@ -638,7 +651,7 @@ def _subset_clients(stack: Stack, vs: VirtualService, rule: RouteRule, host: str
             more = lacking - len(failing)
             clients.append(ANY_NAMESPACE)
     for client in dict.fromkeys(clients):
-        found = any(r.defines(subset) for r in stack.destination_rules_for(client, host))
+        found = subset in stack.subset_rules(client, host)
         (found_in if found else failing).append(client)
     return (holders, found_in), failing[:LIST_LIMIT], more + max(0, len(failing) - LIST_LIMIT)
 

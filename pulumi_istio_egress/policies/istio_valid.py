@@ -10,27 +10,35 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from ..conformance import DEFAULT_CRDS_ENV, CrdSet
 from ..findings import Finding, Manifest
 from ..webhook import webhook_findings
 from .objects import kind_of, string_list
 from .rule import Config, ResourceRule
 
+if TYPE_CHECKING:
+    from ..conformance import CrdSet
+
+# conformance.CRDS_ENV, not imported: the CEL machinery costs half a second of pack start-up
+# and is loaded only when CRDs are configured.
+CRDS_ENV = "ISTIO_CRDS"
 KINDS = ("ServiceEntry", "Gateway", "DestinationRule", "VirtualService", "Sidecar", "AuthorizationPolicy")
 
 
 def crd_paths(config: Config) -> tuple[str, ...]:
     """CRD files from the rule's config, else from ``$ISTIO_CRDS`` (``os.pathsep``-separated)."""
     paths = string_list(config, "crdFiles")
-    if not paths and os.environ.get(DEFAULT_CRDS_ENV):
-        paths = os.environ[DEFAULT_CRDS_ENV].split(os.pathsep)
+    if not paths and os.environ.get(CRDS_ENV):
+        paths = os.environ[CRDS_ENV].split(os.pathsep)
     return tuple(paths)
 
 
 @lru_cache(maxsize=4)
 def load_crds(paths: Sequence[str]) -> CrdSet:
     """Loading the CRDs takes a while; a pack process loads each set once."""
+    from ..conformance import CrdSet
+
     return CrdSet.load(*paths)
 
 

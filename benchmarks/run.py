@@ -1,0 +1,390 @@
+"""Benchmarks of pulumi_istio_egress, as ratios measured side by side in one run.
+
+    .venv/bin/python benchmarks/run.py                 # everything, Markdown report on stdout
+    .venv/bin/python benchmarks/run.py --quick         # fewer repetitions (noisier)
+    .venv/bin/python benchmarks/run.py --only import,policy --json out.json
+    benchmarks/check                                   # the same, exit 1 when a target is missed
+
+Absolute times on a shared 2-core machine are noise; each target is a ratio or a difference between
+things measured in the same run, in fresh interpreters (Pulumi's runtime state is process-global),
+alternating their order round by round and taking medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import PYTHON, ROOT, machine, median, routes, run_json
+
+HERE = Path(__file__).resolve().parent
+SECTIONS = ("registration", "import", "policy", "render")
+
+
+@dataclass
+class Target:
+    name: str
+    value: float
+    limit: float
+    unit: str
+    note: str = ""
+    reference: bool = False
+    """Shown for context; never fails the check."""
+
+    @property
+    def met(self) -> bool:
+        return self.value <= self.limit
+
+    def row(self) -> str:
+        if self.reference:
+            return f"| {self.name} | {self.value:.3g} {self.unit} | (reference) | | {self.note} |"
+        verdict = "met" if self.met else f"**MISSED** ({self.value / self.limit:.1f}x the limit)"
+        limit = f"<= {self.limit:g} {self.unit}"
+        return f"| {self.name} | {self.value:.3g} {self.unit} | {limit} | {verdict} | {self.note} |"
+
+
+@dataclass
+class Report:
+    lines: list[str]
+    targets: list[Target]
+    data: dict[str, Any]
+
+    def say(self, text: str = "") -> None:
+        self.lines.append(text)
+        print(text, flush=True)
+
+
+def _progress(text: str) -> None:
+    print(f"  .. {text}", file=sys.stderr, flush=True)
+
+
+# --- registration under mocks -------------------------------------------------------------------
+
+
+def registration(report: Report, rounds: dict[int, int]) -> None:
+    """N EgressRoutes vs the same objects registered by hand, alternating which goes first."""
+    results: dict[int, dict[str, list[dict[str, Any]]]] = {}
+    for n, k in rounds.items():
+        results[n] = {"egress": [], "hand": []}
+        for r in range(k):
+            order = ("egress", "hand") if r % 2 == 0 else ("hand", "egress")
+            for variant in order:
+                _progress(f"registration {variant} N={n} round {r + 1}/{k}")
+                results[n][variant].append(run_json([str(HERE / "register_worker.py"), variant, str(n)]))
+    report.data["registration"] = results
+
+    def med(n: int, variant: str, key: str = "cpu") -> float:
+        return median([run[key] for run in results[n][variant]])
+
+    report.say("## Registration under Pulumi's mocks")
+    report.say()
+    report.say("From the first declaration until every registration finished, median of "
+               f"{', '.join(f'{k} at N={n}' for n, k in rounds.items())} fresh processes per variant, order "
+               "alternating. `hand` = the same child objects as plain-dict `CustomResource`s under one plain "
+               "`ComponentResource` each (the floor). The route mix rotates PASSTHROUGH, SIMPLE+authz, SIMPLE "
+               "termination and MUTUAL: 6 resources per route on average. Ratios use CPU time (all threads of "
+               "the process), which other tenants of a shared machine disturb far less than wall time; wall "
+               "time is shown too. `gc` = time inside CPython's cyclic garbage collector.")
+    report.say()
+    report.say("| N routes | resources | EgressRoute CPU (wall) | hand-written CPU (wall) | EgressRoute / hand "
+               "| gc share of wall (egress / hand) |")
+    report.say("|---|---|---|---|---|---|")
+    for n in rounds:
+        e, h = med(n, "egress"), med(n, "hand")
+        ew, hw = med(n, "egress", "seconds"), med(n, "hand", "seconds")
+        gc_e, gc_h = med(n, "egress", "gc") / ew, med(n, "hand", "gc") / hw
+        count = results[n]["egress"][0]["resources"]
+        report.say(f"| {n} | {count} | {e:.2f} s ({ew:.2f} s), {e / count * 1e3:.2f} ms/res | {h:.2f} s "
+                   f"({hw:.2f} s), {h / count * 1e3:.2f} ms/res | {e / h:.2f} | {gc_e:.0%} / {gc_h:.0%} |")
+    report.say()
+    small, big = min(rounds), max(rounds)
+    for n in rounds:
+        report.targets.append(Target(f"registration overhead vs hand-written, N={n}",
+                                     (med(n, "egress") / med(n, "hand") - 1) * 100, 10, "%", "CPU time"))
+    scale = big / small
+    report.targets.append(Target(f"EgressRoute cost({big})/cost({small})", med(big, "egress") / med(small, "egress"),
+                                 scale * 1.1, "x", f"CPU time; linear = {scale:g}"))
+    report.targets.append(Target(f"hand-written cost({big})/cost({small})", med(big, "hand") / med(small, "hand"),
+                                 scale * 1.1, "x", "the floor's own scaling", reference=True))
+    report.data["registration_cpu_medians"] = {n: {v: med(n, v) for v in ("egress", "hand")} for n in rounds}
+
+
+# --- import time --------------------------------------------------------------------------------
+
+_IMPORT = "import time; t = time.perf_counter(); import {0}; print(time.perf_counter() - t)"
+# Paired, in one interpreter: pulumi first, then what our package adds on top (far less noisy than
+# the difference of two medians, since `import pulumi` alone varies by +-100 ms between processes).
+_PAIRED = ("import time; t = time.perf_counter(); import pulumi; t1 = time.perf_counter(); "
+           "import pulumi_kubernetes.apiextensions; t2 = time.perf_counter(); import pulumi_istio_egress; "
+           "t3 = time.perf_counter(); print(t1 - t, t3 - t1, t2 - t1)")
+
+
+def _import_env(warm_cache: str | None) -> dict[str, str]:
+    env = dict(os.environ)
+    if warm_cache is not None:
+        # Bytecode cached in a private prefix (never in the repository), as after `pip install`.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = warm_cache
+    return env
+
+
+def _python_c(code: str, env: dict[str, str]) -> list[float]:
+    out = subprocess.run([PYTHON, "-c", code], cwd=tempfile.gettempdir(), env=env,
+                         capture_output=True, text=True, check=True)
+    return [float(x) for x in out.stdout.split()]
+
+
+def _time_import(module: str, env: dict[str, str]) -> float:
+    return _python_c(_IMPORT.format(module), env)[0]
+
+
+def importtime_added(env: dict[str, str], base: str, module: str) -> list[tuple[str, float]]:
+    """Top-level packages `import module` loads after `import base`, with their cumulative import time."""
+    proc = subprocess.run([PYTHON, "-X", "importtime", "-c", f"import {base}; import {module}"],
+                          cwd=tempfile.gettempdir(), env=env, capture_output=True, text=True, check=True)
+    rows = []
+    for line in proc.stderr.splitlines():
+        m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", line)
+        if m:
+            rows.append((int(m.group(2)), len(m.group(3)), m.group(4)))
+    # importtime lists modules as they finish: everything after `base` finished belongs to `module`.
+    end_of_base = next(i for i, (_, depth, name) in enumerate(rows) if name == base.split(",")[-1].strip()
+                       and depth == 1)
+    added: dict[str, float] = {}
+    for cumulative, _depth, name in rows[end_of_base + 1:]:
+        top = name.split(".")[0]
+        if top == module.split(".")[0]:
+            top = name if name.count(".") <= 2 else ".".join(name.split(".")[:3])
+        added[top] = max(added.get(top, 0.0), cumulative / 1e6)
+    return sorted(added.items(), key=lambda kv: -kv[1])
+
+
+def imports(report: Report, reps: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-pycache-") as cache:
+        modes = {"as configured (PYTHONDONTWRITEBYTECODE kept)": _import_env(None),
+                 "warm bytecode cache (as installed)": _import_env(cache)}
+        for env in modes.values():  # warm the private cache; the first mode writes nothing
+            _time_import("pulumi_istio_egress", env)
+        results: dict[str, dict[str, list[float]]] = {}
+        for label, env in modes.items():
+            _progress(f"import times, {label}")
+            times: dict[str, list[float]] = {"pulumi": [], "pulumi_istio_egress": [], "paired_added": [],
+                                             "paired_k8s": []}
+            for r in range(reps):
+                order = ("pulumi", "pulumi_istio_egress") if r % 2 == 0 else ("pulumi_istio_egress", "pulumi")
+                for module in order:
+                    times[module].append(_time_import(module, env))
+                _, added_here, k8s = _python_c(_PAIRED, env)
+                times["paired_added"].append(added_here)
+                times["paired_k8s"].append(k8s)
+            results[label] = times
+        added = importtime_added(modes["warm bytecode cache (as installed)"], "pulumi", "pulumi_istio_egress")
+        pack_added = importtime_added(modes["warm bytecode cache (as installed)"], "pulumi_policy",
+                                      "pulumi_istio_egress.policies.pack")
+    report.data["import"] = {"times": results, "added": added, "pack_added": pack_added}
+
+    report.say("## Import time")
+    report.say()
+    report.say(f"Median of {reps} fresh interpreters per module, alternating; time of the `import` statement only.")
+    report.say()
+    report.say("| bytecode | `import pulumi` | `import pulumi_istio_egress` | difference of medians | "
+               "paired: added after `import pulumi` | of which `pulumi_kubernetes.apiextensions` |")
+    report.say("|---|---|---|---|---|---|")
+    for label, times in results.items():
+        p, e = median(times["pulumi"]), median(times["pulumi_istio_egress"])
+        paired, k8s = median(times["paired_added"]), median(times["paired_k8s"])
+        report.say(f"| {label} | {p * 1e3:.0f} ms | {e * 1e3:.0f} ms | {(e - p) * 1e3:+.0f} ms | "
+                   f"{paired * 1e3:+.0f} ms | {k8s * 1e3:.0f} ms |")
+        report.targets.append(Target(f"import overhead over pulumi (paired), {label}", paired * 1e3, 50, "ms",
+                                     f"difference of medians {(e - p) * 1e3:+.0f} ms"))
+    report.say()
+    report.say("What `import pulumi_istio_egress` loads beyond `import pulumi` (`-X importtime`, cumulative):")
+    report.say()
+    report.say(", ".join(f"`{name}` {sec * 1e3:.1f} ms" for name, sec in added if sec >= 0.0005) or "nothing")
+    report.say()
+    report.say("What the policy pack's module loads beyond `import pulumi_policy` (cumulative, >= 5 ms):")
+    report.say()
+    report.say(", ".join(f"`{name}` {sec * 1e3:.0f} ms" for name, sec in pack_added if sec >= 0.005) or "nothing")
+    report.say()
+
+
+# --- policy pack --------------------------------------------------------------------------------
+
+_TRIVIAL_PACK = """from pulumi_policy import PolicyPack, ResourceValidationPolicy
+noop = ResourceValidationPolicy(name="noop", description="nothing", validate=lambda args, report: None)
+PolicyPack(name="trivial", policies=[noop])
+"""
+
+
+def policy(report: Report, starts: int, per_resource: int, stack_rounds: int, sizes: list[int]) -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-pack-") as tmp:
+        (Path(tmp) / "PulumiPolicy.yaml").write_text("runtime: python\n")
+        (Path(tmp) / "__main__.py").write_text(_TRIVIAL_PACK)
+        # Ours and a one-policy pack, alternating: the floor is Python + pulumi_policy + gRPC.
+        ours: list[float] = []
+        trivial: list[float] = []
+        for r in range(starts):
+            _progress(f"pack start-up round {r + 1}/{starts}")
+            for which in (("ours", "trivial") if r % 2 == 0 else ("trivial", "ours")):
+                pack_dir = str(ROOT / "policy") if which == "ours" else tmp
+                took = run_json([str(HERE / "policy_worker.py"), "startup", "1", pack_dir])["startup"]
+                (ours if which == "ours" else trivial).extend(took)
+    _progress(f"per-resource Analyze over {per_resource} objects")
+    analyze = run_json([str(HERE / "policy_worker.py"), "analyze", str(per_resource)])
+    _progress(f"AnalyzeStack {sizes} x{stack_rounds}")
+    stack = run_json([str(HERE / "policy_worker.py"), "stack", str(stack_rounds), *map(str, sizes)], timeout=3600)
+    report.data["policy"] = {"startup": ours, "startup_trivial_pack": trivial, "analyze": analyze, "stack": stack}
+
+    report.say("## Policy pack")
+    report.say()
+    s, t = median(ours), median(trivial)
+    report.say(f"Start-up to ready (spawn -> Handshake, ConfigureStack, GetAnalyzerInfo answered), median of {starts}: "
+               f"**{s:.2f} s**; a one-policy pack on the same SDK, alternating: {t:.2f} s (the floor).")
+    report.targets.append(Target("pack start-up to ready", s, 0.5, "s", f"trivial pack {t:.2f} s"))
+    report.say()
+    report.say(f"Per resource ({analyze['objects']} objects of the route mix, no violations):")
+    report.say()
+    report.say("| | CRD layer on ($ISTIO_CRDS) | webhook rules only |")
+    report.say("|---|---|---|")
+    report.say(f"| in-process, the 9 rule functions (`rule.check`) | {analyze['rules_crds'] * 1e3:.2f} ms | "
+               f"{analyze['rules_webhook_only'] * 1e3:.2f} ms |")
+    report.say(f"| in-process, `pack.policies()` validate callables (proxied props) | "
+               f"{analyze['validate_crds'] * 1e3:.2f} ms | {analyze['validate_webhook_only'] * 1e3:.2f} ms |")
+    g_on, g_off = analyze["grpc_crds"], analyze["grpc_webhook_only"]
+    report.say(f"| gRPC `PolicyPackProcess.analyze` (Remediate + Analyze), median | {g_on['median'] * 1e3:.2f} ms | "
+               f"{g_off['median'] * 1e3:.2f} ms |")
+    report.say(f"| gRPC, first call of a fresh pack | {g_on['first'] * 1e3:.0f} ms (loads the CRDs) | "
+               f"{g_off['first'] * 1e3:.0f} ms |")
+    report.say()
+    report.say(f"AnalyzeStack over gRPC, median of {stack_rounds}:")
+    report.say()
+    report.say("| objects | time | per object |")
+    report.say("|---|---|---|")
+    med_of: dict[int, float] = {}
+    for size in sizes:
+        entry = stack[str(size)]
+        med_of[size] = median(entry["times"])
+        report.say(f"| {entry['objects']} | {med_of[size]:.2f} s | {med_of[size] / entry['objects'] * 1e6:.0f} us |")
+    report.say()
+    big, small = max(sizes), min(sizes)
+    report.targets.append(Target(f"AnalyzeStack of {big} objects", med_of[big], 1.0, "s"))
+    report.targets.append(Target(f"AnalyzeStack cost({big})/cost({small})", med_of[big] / med_of[small],
+                                 big / small * 1.1, "x", f"linear = {big / small:g}"))
+    parts = stack["parts"]
+    report.say(f"Where AnalyzeStack's time goes at {int(parts['objects'])} objects (each part timed in-process):")
+    report.say()
+    report.say("| part | time |")
+    report.say("|---|---|")
+    for key, value in parts.items():
+        if key != "objects":
+            report.say(f"| {key} | {value:.2f} s |")
+    report.say()
+
+
+# --- render ------------------------------------------------------------------------------------
+
+
+def write_program(directory: Path, n: int) -> None:
+    """The repository's root program with n routes in its stack config."""
+    shutil.copy(ROOT / "__main__.py", directory / "__main__.py")
+    (directory / "Pulumi.yaml").write_text("name: istio-egress\nruntime: python\n")
+    config = {"config": {"istio-egress:routes": routes(n)}}
+    (directory / "Pulumi.dev.yaml").write_text(json.dumps(config))  # JSON is YAML
+
+
+def render(report: Report, n: int, rounds: int) -> None:
+    runs: list[dict[str, Any]] = []
+    floor: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="bench-render-") as tmp:
+        write_program(Path(tmp), n)
+        for r in range(rounds):
+            _progress(f"render N={n} round {r + 1}/{rounds}")
+            runs.append(run_json([str(HERE / "render_worker.py"), tmp]))
+            floor.append(run_json([str(HERE / "register_worker.py"), "hand", str(n)]))
+    report.data["render"] = {"runs": runs, "floor": floor}
+    sec, peak = median([x["cpu"] for x in runs]), median([x["rss_peak_mib"] for x in runs])
+    wall = median([x["seconds"] for x in runs])
+    base = median([x["rss_import_mib"] for x in runs])
+    hand = median([x["cpu"] for x in floor])
+    report.say("## Offline render")
+    report.say()
+    report.say(f"`render_program` + `to_yaml` of the root program with {n} routes ({runs[0]['objects']} objects, "
+               f"{runs[0]['bytes'] / 1e6:.1f} MB of YAML), median of {rounds}, each in a fresh process, alternating "
+               "with the hand-written registration floor for the same routes:")
+    report.say()
+    report.say("| | CPU time | wall time | peak RSS |")
+    report.say("|---|---|---|---|")
+    yaml_part = median([x["yaml"] for x in runs])
+    report.say(f"| render ({n} routes) | {sec:.2f} s | {wall:.2f} s (of which to_yaml {yaml_part:.2f} s) | "
+               f"{peak:.0f} MiB (after imports: {base:.0f} MiB) |")
+    report.say(f"| registration floor (hand-written, same objects) | {hand:.2f} s | "
+               f"{median([x['seconds'] for x in floor]):.2f} s | |")
+    report.say(f"| render / floor | {sec / hand:.2f} | |")
+    report.say()
+    report.targets.append(Target(f"render of {n} routes / registration floor", sec / hand, 1.1, "x",
+                                 "no target set", reference=True))
+
+
+# --- main ----------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {', '.join(SECTIONS)}")
+    parser.add_argument("--json", type=Path, help="also write every raw measurement here")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    args = parser.parse_args(argv)
+    only = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = set(only) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
+
+    report = Report([], [], {"machine": machine()})
+    m = report.data["machine"]
+    report.say(f"Machine: {m['nproc']} CPUs ({m['cpu']}), Python {m['python']}, {m['platform']}, {m['date']}")
+    report.say()
+    q = args.quick
+    runs: dict[str, Callable[[], None]] = {
+        "registration": lambda: registration(report, {100: 3, 1000: 1} if q else {100: 5, 1000: 3}),
+        "import": lambda: imports(report, 10 if q else 30),
+        "policy": lambda: policy(report, 3 if q else 7, 200 if q else 500, 1 if q else 3, [1000, 10000]),
+        "render": lambda: render(report, 1000, 1 if q else 2),
+    }
+    started = time.perf_counter()
+    for section in SECTIONS:
+        if section in only:
+            runs[section]()
+    report.say("## Targets")
+    report.say()
+    report.say("| target | measured | limit | verdict | note |")
+    report.say("|---|---|---|---|---|")
+    for target in report.targets:
+        report.say(target.row())
+    report.say()
+    report.say(f"(benchmark wall time {time.perf_counter() - started:.0f} s)")
+    if args.json:
+        report.data["targets"] = [vars(t) | {"met": t.met} for t in report.targets]
+        args.json.write_text(json.dumps(report.data, indent=1))
+    missed = [t for t in report.targets if not t.met and not t.reference]
+    if args.check and missed:
+        print(f"\n{len(missed)} target(s) missed: " + "; ".join(t.name for t in missed), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
