@@ -10,6 +10,7 @@ import yaml
 
 from pulumi_istio_egress.analyzer import UNKNOWN, PolicyPackProcess, Resource, Violation, run_pack
 from pulumi_istio_egress.policies import RESOURCE_RULES, STACK_RULES
+from pulumi_istio_egress.policies.pack import COVERAGE
 
 ROOT = Path(__file__).parents[1]
 PACK = ROOT / "policy"
@@ -35,7 +36,7 @@ def test_pack_reports_every_rule_with_its_default_level() -> None:
     with PolicyPackProcess(PACK) as pack:
         got = {(p.name, p.enforcement_level) for p in pack.info.policies}
     assert pack.info.name == "istio-egress"
-    assert got == {(r.name, r.enforcement) for r in (*RESOURCE_RULES, *STACK_RULES)}
+    assert got == {(r.name, r.enforcement) for r in (*RESOURCE_RULES, *STACK_RULES)} | {(COVERAGE, "advisory")}
 
 
 @pytest.mark.parametrize("pattern", CORE_PATTERNS)
@@ -127,3 +128,12 @@ def test_unknown_values_in_preview_are_judged_where_possible_and_said_otherwise(
     expected = [*cannot[:index], allowed_ports, *cannot[index:]]
     expected = [e if e[0] not in {r.name for r in STACK_RULES} else (e[0], e[1], stack_urn, e[3]) for e in expected]
     assert got == expected
+
+
+def test_without_crds_the_pack_says_once_that_the_schema_layer_did_not_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ISTIO_CRDS", raising=False)
+    got = judged(run_pack(PACK, [Resource.from_manifest(m) for m in route("passthrough")]))
+    assert got == [(COVERAGE, "advisory", "project-stack",
+                    "istio-valid judged 4 object(s) with istiod's webhook rules only: no Istio CRDs were configured, "
+                    "so the CRD schema and CEL layer did not run. Fix: set istio-valid's crdFiles (e.g. the output "
+                    "of `kubectl get crd -o yaml`) or $ISTIO_CRDS")]

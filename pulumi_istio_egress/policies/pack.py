@@ -7,8 +7,7 @@ report the rest, and then let pulumi-policy say (advisory) which values could no
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pulumi_policy import (
@@ -25,6 +24,7 @@ from pulumi_policy.proxy import UnknownValueError, _is_unknown
 
 from ..findings import Finding, Manifest, object_ref
 from . import RESOURCE_RULES, STACK_RULES, istio_valid
+from .objects import kind_of
 from .rule import ResourceRule, StackRule
 
 PACK_NAME = "istio-egress"
@@ -113,7 +113,7 @@ def resource_policy(rule: ResourceRule) -> ResourceValidationPolicy:
         config = dict(rule.defaults(), **_config(args))
         for finding in _judgeable(_safe(rule.name, lambda: rule.check(manifest, config)), unknown):
             report(message(finding), None)
-        if rule is istio_valid.RULE:
+        if rule is istio_valid.RULE and kind_of(manifest) in istio_valid.KINDS:
             _note_missing_crds(config)
         _raise_unknown(unknown)
 
@@ -163,21 +163,42 @@ def _schema(properties: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, 
     return {k: dict(v) for k, v in properties.items()}
 
 
-_noted: set[str] = set()
+class _CrdLayer:
+    """What istio-valid saw in this pack process: how many Istio objects it judged with the webhook
+    rules only, because no CRDs were configured. Resource policies run before stack policies, so
+    the coverage policy below can say so once, at the end of the run."""
+
+    without_crds = 0
 
 
 def _note_missing_crds(config: Mapping[str, Any]) -> None:
-    """Say once per pack process that the CRD schema layer did not run."""
-    if istio_valid.crd_paths(config) or "crds" in _noted:
-        return
-    _noted.add("crds")
-    print("warning: istio-valid: no Istio CRDs configured (crdFiles or $ISTIO_CRDS); "
-          "only istiod's webhook rules ran, not the CRD schema and CEL rules", file=sys.stderr)
+    if not istio_valid.crd_paths(config):
+        _CrdLayer.without_crds += 1
 
 
-def policies(resource_rules: Iterable[ResourceRule] = RESOURCE_RULES,
-             stack_rules: Iterable[StackRule] = STACK_RULES) -> list[ResourceValidationPolicy | StackValidationPolicy]:
+COVERAGE = "istio-valid-coverage"
+
+
+def coverage_policy() -> StackValidationPolicy:
+    """Advisory: says once when istio-valid's CRD schema and CEL layer did not run."""
+
+    def validate(args: StackValidationArgs, report: ReportViolation) -> None:
+        if _CrdLayer.without_crds:
+            report(f"istio-valid judged {_CrdLayer.without_crds} object(s) with istiod's webhook rules only: no "
+                   "Istio CRDs were configured, so the CRD schema and CEL layer did not run. Fix: set istio-valid's "
+                   "crdFiles (e.g. the output of `kubectl get crd -o yaml`) or $ISTIO_CRDS", None)
+
+    return StackValidationPolicy(
+        name=COVERAGE, description="Says when istio-valid ran without the cluster's Istio CRDs.",
+        validate=validate, enforcement_level=EnforcementLevel.ADVISORY, severity=Severity.LOW,
+    )
+
+
+def policies(resource_rules: Sequence[ResourceRule] = RESOURCE_RULES,
+             stack_rules: Sequence[StackRule] = STACK_RULES) -> list[ResourceValidationPolicy | StackValidationPolicy]:
     """pulumi-policy policies for the given rules (all of ours by default)."""
     made: list[ResourceValidationPolicy | StackValidationPolicy] = [resource_policy(r) for r in resource_rules]
     made += [stack_policy(r) for r in stack_rules]
+    if istio_valid.RULE in resource_rules:
+        made.append(coverage_policy())
     return made
