@@ -6,6 +6,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from ..jsontypes import json_type as shared_json_type
+
 
 def go_number(x: float | int) -> str:
     # Go prints float64 150.0 as "150" (%v); Python would print "150.0".
@@ -30,37 +32,7 @@ def show(value: Any) -> str:
         return repr(value)
 
 
-_JSON_TYPES: dict[type, str] = {
-    dict: "object",
-    list: "array",
-    str: "string",
-    int: "integer",
-    bool: "boolean",
-    float: "number",
-    type(None): "null",
-    tuple: "array",
-}
-
-
-def json_type(value: Any) -> str:
-    exact = _JSON_TYPES.get(type(value))  # fast path: isinstance on ABCs is slow
-    if exact is not None:
-        return exact
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, Mapping):
-        return "object"
-    if isinstance(value, (list, tuple)):
-        return "array"
-    return type(value).__name__
+json_type = shared_json_type  # one wording for the CRD and webhook layers
 
 
 def key_str(key: Any) -> str:

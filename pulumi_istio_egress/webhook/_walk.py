@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..findings import Finding
+from ..jsontypes import json_type
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -38,23 +39,6 @@ def golist(items: list[str]) -> str:
     """A string list as Go's ``%v`` prints it: ``[a b c]``."""
     return "[" + " ".join(items) + "]"
 
-
-def json_type(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, Mapping):
-        return "object"
-    if is_array(value):
-        return "array"
-    return type(value).__name__
 
 
 _ARTICLE = {

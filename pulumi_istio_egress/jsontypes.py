@@ -1,0 +1,33 @@
+"""JSON type names of Python values, as Kubernetes and istiod word them in errors."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+_EXACT: dict[type, str] = {
+    dict: "object", list: "array", tuple: "array", str: "string", bool: "boolean", int: "integer",
+    float: "number", type(None): "null",
+}
+
+
+def json_type(value: Any) -> str:
+    """``object``, ``array``, ``string``, ``boolean``, ``integer``, ``number`` or ``null``; else the
+    Python type's name. Any non-string sequence is an array (pulumi-policy hands lists over as
+    read-only proxies)."""
+    exact = _EXACT.get(type(value))  # fast path: isinstance on ABCs is slow
+    if exact is not None:
+        return exact
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, Mapping):
+        return "object"
+    if isinstance(value, Sequence) and not isinstance(value, bytes | bytearray):
+        return "array"
+    return type(value).__name__
