@@ -101,7 +101,7 @@ def check_http_route(
     rewrite = r.obj(route, "rewrite", path)
     _check_rewrite(r, rewrite, sub(path, "rewrite"))
     _check_authority_rewrite(r, rewrite, r.obj(route, "headers", path), path)
-    _check_destinations(r, route, path, gateway_semantics)
+    check_route_destinations(r, route, path, gateway_semantics, headers=True)
     if route.get("timeout") is not None:
         check_duration(r, route, "timeout", path)
 
@@ -490,8 +490,11 @@ def _check_authority_rewrite(
             current = value
 
 
-def _check_destinations(r: Report, route: Mapping[str, Any], path: str, gateway_semantics: bool) -> None:
-    """istiod's ``validateHTTPRouteDestinations``."""
+def check_route_destinations(
+    r: Report, route: Mapping[str, Any], path: str, gateway_semantics: bool, *, headers: bool = False
+) -> None:
+    """istiod's ``validateHTTPRouteDestinations`` (``headers=True``: http routes may set header
+    operations per destination) and ``validateRouteDestinations`` (tls and tcp routes)."""
     total = 0
     items = r.objs(route, "route", path)
     for i, item in items:
@@ -507,7 +510,8 @@ def _check_destinations(r: Report, route: Mapping[str, Any], path: str, gateway_
                 "destination is required",
                 "Add destination: {host: <host>, port: {number: <port>}}",
             )
-        check_header_operations(r, r.obj(item, "headers", where), sub(where, "headers"))
+        if headers:
+            check_header_operations(r, r.obj(item, "headers", where), sub(where, "headers"))
         if destination is not None and not gateway_semantics:
             check_destination(r, destination, sub(where, "destination"))
         weight = r.integer(item, "weight", where) or 0
@@ -518,3 +522,5 @@ def _check_destinations(r: Report, route: Mapping[str, Any], path: str, gateway_
         r.add(
             sub(path, "route"), None, "total destination weight = 0", "Give at least one destination a positive weight"
         )
+
+

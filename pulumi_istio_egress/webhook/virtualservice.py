@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ._headers import is_jwt_claim
-from ._http import check_destination, check_http_route
+from ._http import check_http_route, check_route_destinations
 from ._syntax import (
     MAX_DOMAIN,
     PORT_FIX,
@@ -186,35 +186,6 @@ class _HostCover:
         return any(suffix in self.tails for suffix in _suffixes(own))
 
 
-def _check_route_destinations(r: Report, route: Mapping[str, Any], path: str, gateway_semantics: bool) -> None:
-    """istiod's ``validateRouteDestinations`` for tls and tcp routes."""
-    total = 0
-    destinations = r.objs(route, "route", path)
-    for i, item in destinations:
-        where = at(sub(path, "route"), i)
-        if item is None:
-            r.add(where, None, "weight may not be nil", "Remove the empty route entry")
-            continue
-        destination = r.obj(item, "destination", where)
-        if destination is None:
-            r.add(
-                sub(where, "destination"),
-                None,
-                "destination is required",
-                "Add destination: {host: <host>, port: {number: <port>}}",
-            )
-        elif not gateway_semantics:
-            check_destination(r, destination, sub(where, "destination"))
-        weight = r.integer(item, "weight", where) or 0
-        if weight < 0:
-            r.add(sub(where, "weight"), weight, f"weight {weight} < 0", "Use a weight of 0 or more")
-        total += weight
-    if len(destinations) > 1 and total == 0:
-        r.add(
-            sub(path, "route"), None, "total destination weight = 0", "Give at least one destination a positive weight"
-        )
-
-
 def _check_tls_route(
     r: Report,
     route: Mapping[str, Any],
@@ -250,7 +221,7 @@ def _check_tls_route(
         _check_l4_match(r, match, where)
     if empty_list(route, "route"):
         r.add(sub(path, "route"), None, "TLS route is required", "Add route: [{destination: {host: <host>}}]")
-    _check_route_destinations(r, route, path, gateway_semantics)
+    check_route_destinations(r, route, path, gateway_semantics)
 
 
 def _check_sni_host(
@@ -299,4 +270,4 @@ def _check_tcp_route(r: Report, route: Mapping[str, Any], path: str, gateway_sem
         _check_l4_match(r, match, where)
     if empty_list(route, "route"):
         r.add(sub(path, "route"), None, "TCP route is required", "Add route: [{destination: {host: <host>}}]")
-    _check_route_destinations(r, route, path, gateway_semantics)
+    check_route_destinations(r, route, path, gateway_semantics)
