@@ -1,8 +1,6 @@
-"""The istio-egress policy pack. `pulumi preview --policy-pack policy`. Only assembles: rules live in
-pulumi_istio_egress.policies. The constructor serves the pack and never returns."""
+"""The istio-egress policy pack, from a clone: `pulumi preview --policy-pack policy`. The pack itself
+ships in the package (pulumi_istio_egress/pack, `pulumi-istio-egress pack-dir`); this only serves it."""
 
-from pulumi_policy import PolicyPack
+from pulumi_istio_egress.pack import serve
 
-from pulumi_istio_egress.policies.pack import PACK_NAME, policies
-
-PolicyPack(name=PACK_NAME, policies=policies())
+serve()

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
+from .extras import MissingExtraError, requires_extra
 from .findings import object_ref
 
 if TYPE_CHECKING:
@@ -188,7 +189,8 @@ def _add_check(commands: argparse._SubParsersAction[_Parser]) -> None:
     )
     parser.add_argument("inputs", nargs="*", default=["."], metavar="PROGRAM_DIR|MANIFEST.yaml",
                         help="Pulumi programs to render and/or YAML files (default: .)")
-    parser.add_argument("--policy-pack", metavar="DIR", default="policy", help="default: ./policy")
+    parser.add_argument("--policy-pack", metavar="DIR",
+                        help="default: the pack installed with this package (see `pack-dir`)")
     parser.add_argument("--policy-config", metavar="FILE", help="policy pack config JSON, as for pulumi preview")
     parser.add_argument("--stack", help="stack of the programs (default: the only one, else dev)")
     parser.add_argument("--format", choices=("text", "json", "sarif"), default="text")
@@ -199,10 +201,13 @@ def _run_check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     import json
 
     from . import __version__
-    from .analyzer import PolicyPackError, run_pack
-    from .report import as_json, as_sarif, as_text
+    from .pack import PACK_DIR
 
-    pack = Path(args.policy_pack)
+    with requires_extra("`check`"):
+        from .analyzer import PolicyPackError, run_pack
+        from .report import as_json, as_sarif, as_text
+
+    pack = Path(args.policy_pack) if args.policy_pack else PACK_DIR
     if not (pack / "PulumiPolicy.yaml").is_file():
         raise UsageError(f"{pack}: not a policy pack (no PulumiPolicy.yaml); pass --policy-pack DIR")
     config = None
@@ -211,6 +216,8 @@ def _run_check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
             config = json.loads(Path(args.policy_config).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise UsageError(f"{args.policy_config}: cannot read policy config: {exc}") from None
+    if isinstance(config, dict):
+        _reject_config_typos(pack, config)
     loaded = _load_inputs(args.inputs, args.stack)
     try:
         violations = run_pack(pack, [r for r, _ in loaded], config_file=config)
@@ -225,6 +232,38 @@ def _run_check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         text = as_text(violations, subjects)
     _write_text(stdout, text)
     return EXIT_FAILED if any(v.enforcement_level in ("mandatory", "remediate") for v in violations) else EXIT_OK
+
+
+def _reject_config_typos(pack: Path, config: dict[str, Any]) -> None:
+    """Misspelt policy names and options are refused with a "did you mean", before any object is
+    judged: the CLI would pass an unknown option through silently (see policy_config)."""
+    from .analyzer import PolicyPackError, PolicyPackProcess
+    from .policy_config import config_typos
+
+    try:
+        with PolicyPackProcess(pack) as running:
+            schemas = {p.name: p.config_schema for p in running.info.policies}
+    except PolicyPackError as exc:
+        raise UsageError(str(exc)) from None
+    problems = config_typos(config, schemas)
+    if problems:
+        raise UsageError("; ".join(problems))
+
+
+def _add_pack_dir(commands: argparse._SubParsersAction[_Parser]) -> None:
+    parser = commands.add_parser(
+        "pack-dir", help="print the directory of the installed istio-egress policy pack",
+        description='For `pulumi preview --policy-pack "$(pulumi-istio-egress pack-dir)"`. The pack runs in the '
+        "Python on PATH, which needs pulumi-istio-egress[policy].",
+    )
+    parser.set_defaults(run=_run_pack_dir)
+
+
+def _run_pack_dir(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    from .pack import PACK_DIR
+
+    _write_text(stdout, f"{PACK_DIR}\n")
+    return EXIT_OK
 
 
 def _add_diagram(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -250,7 +289,7 @@ def _run_diagram(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> in
 # entry point
 
 _COMMANDS: Sequence[Callable[[argparse._SubParsersAction[_Parser]], None]] = (
-    _add_render, _add_check, _add_diagram,
+    _add_render, _add_check, _add_diagram, _add_pack_dir,
 )
 
 
@@ -259,6 +298,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="pulumi-istio-egress",
         description="Istio egress for Pulumi: render programs offline and check what they declare.",
     )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"pulumi-istio-egress {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     for add in _COMMANDS:
         add(commands)
@@ -272,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         code: int = args.run(args, stdout, stderr)
         return code
-    except UsageError as exc:
+    except (UsageError, MissingExtraError) as exc:
         _error(str(exc), stderr)
         return EXIT_USAGE
     except SystemExit as exc:  # --help and --version exit through argparse

@@ -73,12 +73,13 @@ def _deserialize(struct: Any) -> dict[str, Any]:
     return dict(rpc.deserialize_properties(struct))
 
 
-def run(program: Callable[[], Any], *, preview: bool = False) -> Recording:
+def run(program: Callable[[], Any], *, preview: bool = False, recording: Recording | None = None) -> Recording:
     """Run ``program`` under fresh mocks, wait for every registration, return what was registered.
 
-    Exceptions the program or its Outputs raise propagate.
+    Exceptions the program or its Outputs raise propagate; pass ``recording`` to see what was
+    registered before they did.
     """
-    recording = Recording()
+    recording = Recording() if recording is None else recording
     pulumi.runtime.set_mocks(recording, preview=preview, monitor=RecordingMonitor(recording))
 
     @pulumi.runtime.test  # type: ignore[misc]

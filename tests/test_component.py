@@ -181,16 +181,17 @@ BAD_INPUT = [
 @pytest.mark.parametrize(("change", "message"), BAD_INPUT, ids=[str(c) for c, _ in BAD_INPUT])
 def test_bad_input_is_refused_before_anything_registers(change: dict[str, Any], message: str) -> None:
     args = {**BASE, **change}
-    registered: list[Registered] = []
+    # Outside pytest.raises: the recording is what the mocks saw before the error.
+    recording = Recording()
 
     def program() -> None:
         EgressRoute("stripe", args)  # type: ignore[arg-type]
 
     with pytest.raises(EgressRouteError) as caught:
-        registered = run(program).resources
+        run(program, recording=recording)
     assert str(caught.value) == f"EgressRoute 'stripe': {message}"
     assert isinstance(caught.value, ValueError)
-    assert registered == []
+    assert recording.resources == []
 
 
 def test_bad_output_value_fails_when_it_resolves_and_registers_no_object() -> None:

@@ -9,7 +9,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-import cel
+from ..extras import requires_extra
+
+with requires_extra("Istio CRD validation (the istio-valid CRD layer)"):
+    import cel
 
 from ..findings import Finding
 from .cel_functions import DURATION_FN, FUNCTIONS, SIZE_FN, call_state

@@ -11,7 +11,10 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from cel import stdlib as cel_stdlib
+from ..extras import requires_extra
+
+with requires_extra("Istio CRD validation (the istio-valid CRD layer)"):
+    from cel import stdlib as cel_stdlib
 
 from .durations import k8s_duration
 from .urls import URL_FUNCTIONS

@@ -12,7 +12,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import cel
+from ..extras import requires_extra
+
+with requires_extra("Istio CRD validation (the istio-valid CRD layer)"):
+    import cel
 
 from .cel_functions import DURATION_FN, FUNCTIONS, SIZE_FN
 from .durations import native_duration_ok

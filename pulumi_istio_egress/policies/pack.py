@@ -10,19 +10,23 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from pulumi_policy import (
-    EnforcementLevel,
-    PolicyConfigSchema,
-    ReportViolation,
-    ResourceValidationArgs,
-    ResourceValidationPolicy,
-    Severity,
-    StackValidationArgs,
-    StackValidationPolicy,
-)
-from pulumi_policy.proxy import UnknownValueError, _is_unknown
+from ..extras import requires_extra
+
+with requires_extra("the istio-egress policy pack"):
+    from pulumi_policy import (
+        EnforcementLevel,
+        PolicyConfigSchema,
+        ReportViolation,
+        ResourceValidationArgs,
+        ResourceValidationPolicy,
+        Severity,
+        StackValidationArgs,
+        StackValidationPolicy,
+    )
+    from pulumi_policy.proxy import UnknownValueError, _is_unknown
 
 from ..findings import Finding, Manifest, object_ref
+from ..policy_config import unknown_options
 from . import RESOURCE_RULES, STACK_RULES, istio_valid
 from .objects import kind_of
 from .rule import ResourceRule, StackRule
@@ -110,7 +114,7 @@ def resource_policy(rule: ResourceRule) -> ResourceValidationPolicy:
         if not args.resource_type.startswith("kubernetes:"):
             return
         manifest, unknown = to_manifest(args.resource_type, args.props)
-        config = dict(rule.defaults(), **_config(args))
+        config = _checked_config(rule, args, report)
         for finding in _judgeable(_safe(rule.name, lambda: rule.check(manifest, config)), unknown):
             report(message(finding), None)
         if rule is istio_valid.RULE and kind_of(manifest) in istio_valid.KINDS:
@@ -136,7 +140,7 @@ def stack_policy(rule: StackRule) -> StackValidationPolicy:
             manifests.append(manifest)
             urns[id(manifest)] = resource.urn
             unknown_anywhere += unknown
-        config = dict(rule.defaults(), **_config(args))
+        config = _checked_config(rule, args, report)
         for item in _safe(rule.name, lambda: rule.check(manifests, config)):
             manifest, finding = item if isinstance(item, tuple) else (None, item)
             urn = urns.get(id(manifest)) if manifest is not None else None
@@ -157,6 +161,21 @@ def _config(args: ResourceValidationArgs | StackValidationArgs) -> dict[str, Any
     except Exception:
         return {}
     return {k: v for k, v in config.items() if k != "enforcementLevel"} if isinstance(config, Mapping) else {}
+
+
+_REPORTED_TYPOS: set[str] = set()
+
+
+def _checked_config(rule: ResourceRule | StackRule, args: Any, report: ReportViolation) -> dict[str, Any]:
+    """The rule's config over its defaults. An option its schema does not declare (``auditedHost``)
+    is a violation, said once per pack run: the wire format cannot carry ``additionalProperties:
+    false`` to the CLI, so the pack is where a misspelt option stops being silently ignored."""
+    config = _config(args)
+    for problem in unknown_options(rule.name, config, rule.config_schema or {}):
+        if problem not in _REPORTED_TYPOS:
+            _REPORTED_TYPOS.add(problem)
+            report(f"{problem}. Fix: correct the option's name in the policy pack config", None)
+    return dict(rule.defaults(), **config)
 
 
 def _schema(properties: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
