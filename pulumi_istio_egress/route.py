@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -38,18 +40,29 @@ FIELDS: tuple[str, ...] = tuple(EgressRouteArgs.__annotations__)
 class EgressRouteError(ValueError):
     """Bad ``EgressRoute`` input: the message names the field, the value and the fix."""
 
-    def __init__(self, field: str, value: Any, problem: str, fix: str, route: str | None = None) -> None:
+    def __init__(self, field: str, value: Any, problem: str, fix: str, route: str | None = None,
+                 config_fix: str | None = None) -> None:
         self.field = field
         self.value = value
         self.problem = problem
         self.fix = fix
         self.route = route
+        self.config_fix = config_fix
+        """The fix in stack-config (YAML) terms, where it differs from the Python one."""
         where = f"EgressRoute {route!r}: " if route else ""
         super().__init__(f"{where}{field}={_show(value)} is invalid: {problem}. Fix: {fix}")
 
     def for_route(self, route: str) -> EgressRouteError:
         """The same error, naming the route it came from."""
-        return EgressRouteError(self.field, self.value, self.problem, self.fix, route)
+        return EgressRouteError(self.field, self.value, self.problem, self.fix, route, self.config_fix)
+
+    def in_config(self, where: str) -> str:
+        """The error as a stack-config user reads it: ``<where>: tls_mode: simple is invalid: ...``,
+        the value written as YAML and the fix in YAML terms (no ``TlsMode.SIMPLE``)."""
+        fix = self.config_fix or self.fix
+        if self.value is None and self.problem == "it is required":
+            return f"{where}: {self.field} is missing; it is required. Fix: {fix}"
+        return f"{where}: {self.field}: {yaml_value(self.value)} is invalid: {self.problem}. Fix: {fix}"
 
 
 @dataclass(frozen=True)
@@ -101,14 +114,9 @@ class Route:
 def parse_route(args: Mapping[str, Any]) -> Route:
     """Check plain ``EgressRouteArgs`` values and fill in defaults."""
     require_mapping(args)
-    for key in args:
-        if key not in FIELDS:
-            close = difflib.get_close_matches(str(key), FIELDS, n=1)
-            hint = f"did you mean {close[0]!r}?" if close else f"the fields are {', '.join(FIELDS)}"
-            raise EgressRouteError(str(key), args[key], "it is not a field of EgressRouteArgs", hint)
     for key in ("host", "tls_mode", "client_namespaces"):
         if args.get(key) is None:
-            raise EgressRouteError(key, None, "it is required", _REQUIRED_FIX[key])
+            raise EgressRouteError(key, None, "it is required", _REQUIRED_FIX[key], config_fix=_REQUIRED_YAML[key])
 
     host = _host(args["host"])
     mode, namespaces, authz = parse_structure(args)
@@ -148,9 +156,26 @@ def parse_route(args: Mapping[str, Any]) -> Route:
 
 
 def require_mapping(args: Any) -> None:
-    """Args come as a mapping (an EgressRouteArgs TypedDict); say so plainly otherwise."""
+    """Args come as a mapping (an EgressRouteArgs TypedDict) of known fields; say so plainly otherwise.
+
+    Unknown keys are reported before anything else: a typo of a required field (``tls_mod``,
+    ``tlsMode``) would otherwise read as "tls_mode is required"."""
     if not isinstance(args, Mapping):
-        raise EgressRouteError("args", args, "it is not a mapping", "pass EgressRouteArgs(host=..., ...)")
+        raise EgressRouteError("args", args, "it is not a mapping", "pass EgressRouteArgs(host=..., ...)",
+                               config_fix="write the route as a map of fields, e.g. {host: api.stripe.com}")
+    for key in args:
+        if key not in FIELDS:
+            raise EgressRouteError(str(key), args[key], "it is not a field of EgressRouteArgs", _field_hint(key))
+
+
+def _field_hint(key: Any) -> str:
+    text = str(key)
+    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", text).lower().replace("-", "_")
+    if snake in FIELDS:
+        # camelCase is the spelling of the multi-language schema; Python and stack config use snake_case.
+        return f"did you mean {snake!r}? (fields are snake_case here; camelCase is for the other SDKs)"
+    close = difflib.get_close_matches(snake, FIELDS, n=1)
+    return f"did you mean {close[0]!r}?" if close else f"the fields are {', '.join(FIELDS)}"
 
 
 def parse_structure(args: Mapping[str, Any]) -> tuple[TlsMode, tuple[str, ...], bool]:
@@ -159,7 +184,7 @@ def parse_structure(args: Mapping[str, Any]) -> tuple[TlsMode, tuple[str, ...], 
     require_mapping(args)
     for key in ("tls_mode", "client_namespaces"):
         if args.get(key) is None:
-            raise EgressRouteError(key, None, "it is required", _REQUIRED_FIX[key])
+            raise EgressRouteError(key, None, "it is required", _REQUIRED_FIX[key], config_fix=_REQUIRED_YAML[key])
     mode = _mode(args["tls_mode"])
     namespaces = _names("client_namespaces", args["client_namespaces"], _namespace_problem, "e.g. ['payments']")
     if not namespaces:
@@ -169,7 +194,8 @@ def parse_structure(args: Mapping[str, Any]) -> tuple[TlsMode, tuple[str, ...], 
         )
     authz = args.get("authorization_policy", False)
     if not isinstance(authz, bool):
-        raise EgressRouteError("authorization_policy", authz, "it is not a boolean", "pass True or False")
+        raise EgressRouteError("authorization_policy", authz, "it is not a boolean", "pass True or False",
+                               config_fix="write true or false")
     return mode, namespaces, authz
 
 
@@ -231,6 +257,7 @@ def _check_mode(route: Route, args: Mapping[str, Any]) -> Route:
             raise EgressRouteError(
                 "client_service_accounts", list(route.client_service_accounts),
                 "it only takes effect through the AuthorizationPolicy", "also set authorization_policy=True",
+                config_fix="also set authorization_policy: true",
             )
         for account in route.client_service_accounts:
             namespace = account.split("/", 1)[0]
@@ -247,6 +274,26 @@ _REQUIRED_FIX = {
     "tls_mode": "pass tls_mode=TlsMode.SIMPLE, TlsMode.PASSTHROUGH or TlsMode.MUTUAL",
     "client_namespaces": "name the namespaces whose workloads may use this route, e.g. ['payments']",
 }
+_REQUIRED_YAML = {
+    "host": "add the external host name, e.g. host: api.stripe.com",
+    "tls_mode": "add tls_mode: SIMPLE, PASSTHROUGH or MUTUAL",
+    "client_namespaces": "name the namespaces whose workloads may use this route, e.g. client_namespaces: [payments]",
+}
+_PLAIN_YAML = re.compile(r"[A-Za-z][A-Za-z0-9_./-]*")
+_YAML_WORDS = {"true", "false", "yes", "no", "on", "off", "y", "n", "null"}
+
+
+def yaml_value(value: Any) -> str:
+    """``value`` as it would be written in stack config: plain where YAML reads it back as the same
+    string, else JSON (which YAML reads too)."""
+    if isinstance(value, TlsMode):
+        value = value.value
+    if isinstance(value, str) and _PLAIN_YAML.fullmatch(value) and value.lower() not in _YAML_WORDS:
+        return value
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return repr(value)
 
 
 def _show(value: Any) -> str:

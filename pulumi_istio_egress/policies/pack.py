@@ -174,7 +174,7 @@ def _checked_config(rule: ResourceRule | StackRule, args: Any, report: ReportVio
     for problem in unknown_options(rule.name, config, rule.config_schema or {}):
         if problem not in _REPORTED_TYPOS:
             _REPORTED_TYPOS.add(problem)
-            report(f"{problem}. Fix: correct the option's name in the policy pack config", None)
+            report(problem, None)
     return dict(rule.defaults(), **config)
 
 
