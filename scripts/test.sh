@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+bash scripts/mermaid.sh  # mermaid's own parser, for tests/test_diagram.py
 crds="${ISTIO_CRDS:-../shared/reference/istio-crds/crd-all.gen.yaml}"
 if [ ! -f "$crds" ]; then
   echo "error: Istio CRDs not found at ISTIO_CRDS=$crds (the conformance tests need them)" >&2

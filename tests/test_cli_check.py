@@ -117,9 +117,11 @@ def test_broken_input_exits_2_with_one_clear_line(argv: list[str], message: str,
 def test_diagram(monkeypatch: pytest.MonkeyPatch) -> None:
     code, out, _ = run(["diagram", str(ROOT / "examples" / "passthrough")], monkeypatch)
     assert (code, out) == (0, "\n".join([
-        "%% route istio-system/egress-api-stripe-com",
         "flowchart LR",
-        '    app["app"] -->|"TLS from the app (SNI api.stripe.com)"| sidecar["sidecar"]',
-        '    sidecar -->|"app\'s TLS, routed by SNI"| gateway["egress gateway istio-system/egress-api-stripe-com"]',
-        '    gateway -->|"app\'s TLS passed through"| host["api.stripe.com:443"]',
+        '    subgraph route0["egress to api.stripe.com"]',
+        '        route0_app["app"] -->|"TLS from the app (SNI api.stripe.com)"| route0_sidecar["sidecar"]',
+        '        route0_sidecar -->|"app\'s TLS, routed by SNI"| '
+        'route0_gateway["egress gateway istio-system/egress-api-stripe-com"]',
+        '        route0_gateway -->|"app\'s TLS passed through"| route0_host["api.stripe.com:443"]',
+        "    end",
     ]) + "\n")
