@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -26,6 +27,7 @@ from typing import Any
 import pulumi
 import pulumi.runtime
 import yaml
+from pulumi.output import Unknown
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc as pulumi_rpc
 from pulumi.runtime import stack as pulumi_stack
@@ -313,8 +315,23 @@ class _Registration:
     inputs: dict[str, Any]
 
 
+_STACK_REFERENCE_TYPE = "pulumi:pulumi:StackReference"
+_HELM_RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
+
+
+def autoname(name: str, type_: str) -> str:
+    """The name the offline render gives an object without ``metadata.name``. The Kubernetes
+    provider's Check appends a random suffix (known at preview); offline the suffix is a hash of the
+    resource's type and name instead, so renders are stable."""
+    digest = hashlib.sha256(f"{type_}::{name}".encode()).hexdigest()[:8]
+    return f"{name}-{digest}"
+
+
 class _Mocks(pulumi.runtime.Mocks):
-    """Outputs echo inputs, so programs can read back what they declared."""
+    """Resources as ``pulumi preview`` sees them. Outputs echo inputs, so programs read back what
+    they declared; what only a deployment knows is unknown, as in a preview: a StackReference's
+    outputs, a helm Release's status, every object's ``status``. An unknown value that reaches a
+    Kubernetes object is reported by name when the object is rendered (``_plain``)."""
 
     def __init__(self) -> None:
         # new_resource runs on the executor thread that serves RegisterResource; the monitor
@@ -322,8 +339,28 @@ class _Mocks(pulumi.runtime.Mocks):
         self.local = threading.local()
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[Any, Any]]:
-        self.local.inputs = args.inputs
-        return args.name, dict(args.inputs)
+        inputs = dict(args.inputs)
+        if args.typ == _STACK_REFERENCE_TYPE:
+            self.local.inputs = inputs
+            # Another stack's outputs exist only in the backend.
+            return args.name, {"name": inputs.get("name", args.name), "outputs": pulumi_rpc.UNKNOWN,
+                               "secretOutputNames": pulumi_rpc.UNKNOWN}
+        if args.typ == _HELM_RELEASE_TYPE:
+            self.local.inputs = inputs
+            print(f"warning: helm Release {args.name!r}: its chart is installed by the provider, so its objects are "
+                  "not rendered offline (use `helm template` and pass the YAML to `check`)", file=sys.stderr)
+            outputs = {**inputs, "name": inputs.get("name") or autoname(args.name, args.typ)}
+            return args.name, {**outputs, "status": pulumi_rpc.UNKNOWN, "resourceNames": pulumi_rpc.UNKNOWN}
+        if args.custom and args.typ.startswith("kubernetes:") and not args.typ.startswith("kubernetes:helm.sh/"):
+            metadata = inputs.get("metadata")
+            if isinstance(metadata, dict) and not metadata.get("name") and not args.typ.endswith("Patch"):
+                inputs["metadata"] = {**metadata, "name": autoname(args.name, args.typ)}
+            elif metadata is None and not args.typ.endswith("Patch"):
+                inputs["metadata"] = {"name": autoname(args.name, args.typ)}
+            self.local.inputs = inputs
+            return args.name, {**inputs, "status": pulumi_rpc.UNKNOWN}
+        self.local.inputs = inputs
+        return args.name, inputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
         if args.token == "kubernetes:yaml:decode":
@@ -512,7 +549,8 @@ def _process_state(project: _Project) -> Iterator[None]:
 
 def _reset_runtime(project: str, stack: str, root: str, monitor: Any = None, engine: Any = None) -> None:
     """Give Pulumi's runtime a fresh state: no root stack, new settings, the given config."""
-    pulumi.runtime.reset_options(project=project, stack=stack, root_directory=root, preview=False)
+    # A preview: values only a deployment knows stay unknown, and applies on them do not run.
+    pulumi.runtime.reset_options(project=project, stack=stack, root_directory=root, preview=True)
     if monitor is not None:
         pulumi.runtime.configure(
             pulumi.runtime.Settings(
@@ -520,7 +558,7 @@ def _reset_runtime(project: str, stack: str, root: str, monitor: Any = None, eng
                 stack=stack,
                 monitor=monitor,
                 engine=engine,
-                dry_run=False,
+                dry_run=True,
                 organization="organization",
                 root_directory=root,
             )
@@ -614,6 +652,12 @@ def _plain(value: Any, where: str, path: str) -> Any:
         return int(value) if value.is_integer() else value
     if isinstance(value, (str, int)):  # bool is an int
         return value
+    if isinstance(value, Unknown) or value == pulumi_rpc.UNKNOWN:
+        raise RenderError(
+            f"{where}: {path.removeprefix('inputs.')} is not known before deployment (it comes from a value only "
+            "a deployment knows: a StackReference output, a helm Release's status or another object's status), "
+            "so it cannot be rendered offline; give it as a plain value, e.g. from stack config"
+        )
     raise RenderError(f"{where}: cannot render a {type(value).__name__} at {path}")
 
 
@@ -679,8 +723,8 @@ def _objects(monitor: _Monitor, config: Mapping[str, str]) -> list[RenderedObjec
     objects: list[RenderedObject] = []
     owners: dict[tuple[str, str, str, str], _Registration] = {}
     for reg in registrations:
-        if not (reg.custom and reg.type.startswith("kubernetes:")):
-            continue
+        if not (reg.custom and reg.type.startswith("kubernetes:")) or reg.type == _HELM_RELEASE_TYPE:
+            continue  # a Release is a chart the provider installs, not an object (see _Mocks)
         provider_urn = reg.provider.rpartition("::")[0] if reg.provider else ""
         manifest = _manifest(reg, provider_namespaces.get(provider_urn, default_namespace))
         identity = _identity(manifest)

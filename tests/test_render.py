@@ -667,13 +667,7 @@ ERRORS: list[tuple[str, Callable[[Path], str], list[str], str]] = [
         "duplicate resource URN urn:pulumi:dev::tmp-program::kubernetes:v1:ConfigMap::a: "
         "give one of the resources another name",
     ),
-    (
-        "no metadata.name",
-        _program(CM + "CustomResource('settings', api_version='v1', kind='ConfigMap')\n"),
-        [],
-        "resource 'settings' (kubernetes:v1:ConfigMap) has no metadata.name; the real provider would add a random "
-        "suffix, so set the name explicitly",
-    ),
+    # An object without metadata.name is autonamed (tests/test_render_programs.py), as the provider does.
     (
         "provider-side component",
         _program("from pulumi_kubernetes.helm.v4 import Chart\nChart('istio-base', chart='base')\n"),
