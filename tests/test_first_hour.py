@@ -4,6 +4,7 @@ policy-pack config (unknown policies and options), each refused with a "did you 
 from __future__ import annotations
 
 import io
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -174,3 +175,38 @@ def test_the_pack_itself_reports_an_unknown_option_once() -> None:
         "audited-hosts-require-simple",
         "policy pack config: audited-hosts-require-simple: unknown option 'auditedHost'; did you mean 'auditedHosts'?",
     )]
+
+
+# -- the YAML example's comments say the ports apps really use -----------------------------------
+
+
+def _snake(key: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", key).lower()
+
+
+def test_yaml_example_comments_name_the_ports_apps_use() -> None:
+    import yaml
+
+    path = ROOT / "examples" / "yaml" / "Pulumi.yaml"
+    lines = path.read_text().splitlines()
+    resources = yaml.safe_load(path.read_text())["resources"]
+    checked = []
+    for i, line in enumerate(lines):
+        name = re.fullmatch(r"  (\w+):", line)
+        if not name or name.group(1) not in resources:
+            continue
+        block, j = [], i - 1
+        while j >= 0 and lines[j].strip().startswith("#"):  # the comment block right above the resource
+            block.insert(0, lines[j].strip().lstrip("# "))
+            j -= 1
+        comment = " ".join(block)
+        route = parse_route({_snake(k): v for k, v in resources[name.group(1)]["properties"].items()})
+        for scheme, host, port in re.findall(r"(https?)://([a-z0-9.-]+[a-z0-9])(?::(\d+))?", comment):
+            expected = route.http_port if scheme == "http" else route.port
+            assert host == route.host
+            assert int(port or (80 if scheme == "http" else 443)) == expected, f"{name.group(1)}: {comment}"
+            checked.append((name.group(1), scheme))
+        for host, port in re.findall(r"originates TLS to ([a-z0-9.-]+):(\d+)", comment):
+            assert (host, int(port)) == (route.host, route.port)
+            checked.append((name.group(1), "origination"))
+    assert sorted(checked) == [("bank", "http"), ("bank", "origination"), ("stripe", "https")]
