@@ -57,7 +57,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     venv.create(work / "venv", with_pip=True)
     python = str(work / "venv" / "bin" / "python")
     cli = str(work / "venv" / "bin" / "pulumi-istio-egress")
-    pip = [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    # --no-compile: byte-compiling pulumi-kubernetes' thousands of modules is most of an install's time.
+    pip = [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile"]
     step = _run([*pip, str(wheel)], work)
     assert step.code == 0, step.err
     probe = ("import importlib.util, pulumi_istio_egress as p; from pulumi_istio_egress import EgressRoute; "

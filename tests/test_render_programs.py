@@ -51,7 +51,8 @@ PROGRAMS = [
         """\
         ConfigMap("settings", data={"a": "b"})
         """,
-        (0, f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {CM_NAME}\n  namespace: default\ndata:\n  a: b\n", ""),
+        (0, f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {CM_NAME}\n  namespace: default\n"
+            "data:\n  a: b\n", ""),
         id="autonamed object without metadata",
     ),
     pytest.param(
