@@ -210,3 +210,28 @@ def test_yaml_example_comments_name_the_ports_apps_use() -> None:
             assert (host, int(port)) == (route.host, route.port)
             checked.append((name.group(1), "origination"))
     assert sorted(checked) == [("bank", "http"), ("bank", "origination"), ("stripe", "https")]
+
+
+# -- the README's Python snippet type-checks, the version lives in one place ----------------------
+
+
+def test_readme_use_it_snippet_passes_mypy_strict(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("\n## Use it\n", 1)[1]
+    snippet = section.split("```python\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "snippet.py").write_text(snippet)
+    done = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--follow-imports=silent",
+                           str(tmp_path / "snippet.py")], capture_output=True, text=True, cwd=ROOT, check=False)
+    assert (done.returncode, done.stdout.splitlines()[-1:]) == (0, ["Success: no issues found in 1 source file"])
+
+
+@pytest.mark.parametrize("pack", ["policy", "pulumi_istio_egress/pack"])
+def test_pack_versions_are_the_package_version(pack: str) -> None:
+    import yaml
+
+    from pulumi_istio_egress import __version__
+
+    assert yaml.safe_load((ROOT / pack / "PulumiPolicy.yaml").read_text())["version"] == __version__
