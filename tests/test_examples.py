@@ -68,14 +68,15 @@ def test_every_pattern_passes_the_crds_and_the_webhook(path: Path, crds: CrdSet)
 
 ROOT_CONFIG = Path(__file__).parent / "fixtures" / "root-config"
 BAD_ROOT_CONFIG = [
-    ("bad-host", "program raised EgressRouteError: EgressRoute 'stripe': host='https://api.stripe.com' is invalid: "
-     "it has a URL scheme. Fix: pass the bare host name 'api.stripe.com' (at __main__.py:29)"),
-    ("not-a-map", "program raised EgressRouteError: istio-egress:routes.stripe='api.stripe.com' is invalid: it is "
+    # In the stack config's terms: the key, `field: value` as YAML, no Python types (pulumi.RunError).
+    ("bad-host", 'program raised RunError: istio-egress:routes.stripe: host: "https://api.stripe.com" is invalid: '
+     "it has a URL scheme. Fix: pass the bare host name 'api.stripe.com' (at __main__.py:44)"),
+    ("not-a-map", "program raised RunError: istio-egress:routes.stripe: api.stripe.com is invalid: it is "
      "not a map of EgressRouteArgs fields. Fix: give host, tls_mode and client_namespaces as a map "
-     "(at __main__.py:27)"),
-    ("empty-routes", "program raised EgressRouteError: istio-egress:routes=[] is invalid: it is not a non-empty map "
+     "(at __main__.py:23)"),
+    ("empty-routes", "program raised RunError: istio-egress:routes: [] is invalid: it is not a non-empty map "
      "of route name to fields. Fix: write it as a map, e.g. {stripe: {host: api.stripe.com, tls_mode: SIMPLE, "
-     "client_namespaces: [payments]}} (at __main__.py:20)"),
+     "client_namespaces: [payments]}} (at __main__.py:23)"),
 ]
 
 
