@@ -8,7 +8,7 @@ report the rest, and then let pulumi-policy say (advisory) which values could no
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -20,10 +20,9 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
-from pulumi_policy.proxy import UnknownValueError, _is_unknown
 
 from ..findings import Finding, Manifest, object_ref
-from . import RESOURCE_RULES, STACK_RULES, istio_valid
+from . import RESOURCE_RULES, STACK_RULES, istio_valid, sdk
 from .objects import kind_of
 from .rule import ResourceRule, StackRule
 
@@ -31,13 +30,14 @@ PACK_NAME = "istio-egress"
 
 
 def to_manifest(resource_type: str, props: Any) -> tuple[Manifest, list[tuple[str, str]]]:
-    """A plain manifest from pulumi-kubernetes props, plus ``(path, sentinel)`` for unknown values.
+    """A plain manifest from pulumi-kubernetes props, plus ``(path, sentinel)`` for unknown values
+    (left as ``None`` in the manifest).
 
     ``apiVersion``/``kind`` come from the props (CustomResource, YAML) or else the type token
     ``kubernetes:<group>/<version>:<Kind>``.
     """
-    unknown: list[tuple[str, str]] = []
-    manifest = _plain(props, "", unknown)
+    manifest, has_unknown = sdk.unwrap(props)
+    unknown = sdk.blank_unknowns(manifest) if has_unknown else []
     if not isinstance(manifest, dict):
         manifest = {}
     parts = resource_type.split(":")
@@ -45,37 +45,6 @@ def to_manifest(resource_type: str, props: Any) -> tuple[Manifest, list[tuple[st
         manifest.setdefault("apiVersion", parts[1].removeprefix("core/"))
         manifest.setdefault("kind", parts[2])
     return manifest, unknown
-
-
-def _plain(value: Any, path: str, unknown: list[tuple[str, str]]) -> Any:
-    target = _target(value)
-    if isinstance(target, dict):
-        return {str(k): _plain(_raw(target, k), _join(path, str(k)), unknown) for k in list(target)}
-    if isinstance(target, list):
-        return [_plain(_raw(target, i), f"{path}[{i}]", unknown) for i in range(len(target))]
-    if _is_unknown(target):
-        unknown.append((path, str(target)))
-        return None
-    return target
-
-
-def _target(value: Any) -> Any:
-    """The dict/list behind a pulumi-policy proxy (they hide unknowns behind item access)."""
-    try:
-        return value["__target"] if type(value).__name__ in ("_DictProxy", "_ListProxy") else value
-    except Exception:
-        return value
-
-
-def _raw(container: Any, key: Any) -> Any:
-    try:
-        return container[key]
-    except UnknownValueError as error:
-        return error.unknown_type_sentinel
-
-
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
 
 
 def _judgeable(findings: Iterable[Finding], unknown: list[tuple[str, str]]) -> list[Finding]:
@@ -87,8 +56,7 @@ def _judgeable(findings: Iterable[Finding], unknown: list[tuple[str, str]]) -> l
 
 def _raise_unknown(unknown: list[tuple[str, str]]) -> None:
     if unknown:
-        path, sentinel = unknown[0]
-        raise UnknownValueError(sentinel, path.replace("[", ".").replace("]", "").split("."))
+        sdk.raise_unknown(*unknown[0])
 
 
 def message(finding: Finding, manifest: Manifest | None = None) -> str:
@@ -124,25 +92,51 @@ def resource_policy(rule: ResourceRule) -> ResourceValidationPolicy:
     )
 
 
+class StackView(NamedTuple):
+    """A stack as our stack rules read it: plain manifests, the URN of each (by ``id``), and the
+    unknown values anywhere in it."""
+
+    manifests: list[Manifest]
+    urns: dict[int, str]
+    unknown: list[tuple[str, str]]
+
+
+class _SharedStack:
+    """The last AnalyzeStack request and its view: every stack policy of one request reads the same
+    view, converted once (the request is kept, so its identity cannot be reused)."""
+
+    request: Any = None
+    view: StackView | None = None
+
+
+def stack_manifests(args: StackValidationArgs) -> StackView:
+    """The stack of ``args`` as plain manifests, shared by the stack policies of one request."""
+    request = sdk.analyze_stack_request()
+    if request is not None and request is _SharedStack.request and _SharedStack.view is not None:
+        return _SharedStack.view
+    view = StackView([], {}, [])
+    for resource in args.resources:
+        if not resource.resource_type.startswith("kubernetes:"):
+            continue
+        manifest, unknown = to_manifest(resource.resource_type, resource.props)
+        view.manifests.append(manifest)
+        view.urns[id(manifest)] = resource.urn
+        view.unknown.extend(unknown)
+    if request is not None:
+        _SharedStack.request, _SharedStack.view = request, view
+    return view
+
+
 def stack_policy(rule: StackRule) -> StackValidationPolicy:
     def validate(args: StackValidationArgs, report: ReportViolation) -> None:
-        manifests: list[Manifest] = []
-        urns: dict[int, str] = {}
-        unknown_anywhere: list[tuple[str, str]] = []
-        for resource in args.resources:
-            if not resource.resource_type.startswith("kubernetes:"):
-                continue
-            manifest, unknown = to_manifest(resource.resource_type, resource.props)
-            manifests.append(manifest)
-            urns[id(manifest)] = resource.urn
-            unknown_anywhere += unknown
+        view = stack_manifests(args)
         config = dict(rule.defaults(), **_config(args))
-        for item in _safe(rule.name, lambda: rule.check(manifests, config)):
+        for item in _safe(rule.name, lambda: rule.check(view.manifests, config)):
             manifest, finding = item if isinstance(item, tuple) else (None, item)
-            urn = urns.get(id(manifest)) if manifest is not None else None
+            urn = view.urns.get(id(manifest)) if manifest is not None else None
             # With a URN the CLI names the object itself; without one the message must.
             report(message(finding, None if urn else manifest), urn)
-        _raise_unknown(unknown_anywhere)
+        _raise_unknown(view.unknown)
 
     return StackValidationPolicy(
         name=rule.name, description=rule.description, validate=validate,
