@@ -87,6 +87,9 @@ def raise_unknown(path: str, sentinel: str) -> None:
     raise UnknownValueError(sentinel, path.replace("[", ".").replace("]", "").split("."))
 
 
+NotApplicableError = _policy._NotApplicableError
+"""What ``args.not_applicable(reason)`` raises (``.reason``), for tests."""
+
 _SERVICER_FILE = _policy.__file__
 
 
@@ -118,5 +121,15 @@ def tune_gc() -> None:
     gc.set_threshold(100_000, 50, 1000)
 
 
-__all__ = ["SDK_CHECKED", "UNKNOWN_SENTINELS", "UnknownValueError", "analyze_stack_request", "blank_unknowns",
-           "is_unknown", "raise_unknown", "tune_gc", "unwrap"]
+__all__ = [
+    "SDK_CHECKED",
+    "UNKNOWN_SENTINELS",
+    "NotApplicableError",
+    "UnknownValueError",
+    "analyze_stack_request",
+    "blank_unknowns",
+    "is_unknown",
+    "raise_unknown",
+    "tune_gc",
+    "unwrap",
+]
