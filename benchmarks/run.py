@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import PYTHON, ROOT, machine, median, routes, run_json
 
 HERE = Path(__file__).resolve().parent
-SECTIONS = ("registration", "import", "policy", "render")
+SECTIONS = ("registration", "import", "policy", "render", "check")
 
 
 @dataclass
@@ -396,6 +396,82 @@ def render(report: Report, sizes: list[int], rounds: int) -> None:
                                      "x", f"CPU time; linear = {big / small:g}"))
 
 
+# --- check end to end ----------------------------------------------------------------------------
+
+
+def _checkov() -> str | None:
+    """checkov from PATH or from the benchmark's own virtualenv (``benchmarks/setup-checkov.sh``)."""
+    own = ROOT / ".venv-checkov" / "bin" / "checkov"
+    return str(own) if own.exists() else shutil.which("checkov")
+
+
+def _timed(argv: list[str], ok: tuple[int, ...]) -> dict[str, float]:
+    """Wall and CPU time (children included) of one whole command."""
+    before = os.times()
+    start = time.perf_counter()
+    proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=3600)
+    wall = time.perf_counter() - start
+    after = os.times()
+    if proc.returncode not in ok:
+        raise RuntimeError(f"{' '.join(argv)} exited {proc.returncode}:\n{proc.stderr[-3000:]}")
+    return {"seconds": wall, "cpu": (after.children_user - before.children_user)
+            + (after.children_system - before.children_system)}
+
+
+def check(report: Report, sizes: list[int], rounds: int, baseline: str | None) -> None:
+    """``pulumi-istio-egress check FILE.yaml`` end to end against checkov on the same file, and
+    against another installation (``--baseline``, e.g. the previous release), alternating."""
+    sys.path.insert(0, str(HERE))
+    from policy_worker import manifests
+
+    from pulumi_istio_egress.render import to_yaml
+
+    checkov = _checkov()
+    tools: dict[str, list[str]] = {"ours": [str(Path(PYTHON).parent / "pulumi-istio-egress"), "check"]}
+    if checkov:
+        tools["checkov"] = [checkov, "--framework", "kubernetes", "--quiet", "--compact", "-f"]
+    if baseline:
+        tools["baseline"] = [str(Path(baseline) / "bin" / "pulumi-istio-egress"), "check"]
+    results: dict[int, dict[str, list[dict[str, float]]]] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-check-") as tmp:
+        for n in sizes:
+            path = Path(tmp) / f"stack-{n}.yaml"
+            path.write_text(to_yaml(manifests(n)))
+            results[n] = {name: [] for name in tools}
+            for r in range(rounds):
+                order = list(tools) if r % 2 == 0 else list(reversed(tools))
+                for name in order:
+                    _progress(f"check {name} N={n} round {r + 1}/{rounds}")
+                    # checkov exits 1 when one of its checks fails (it has none for Istio kinds, but it
+                    # judges nothing else either); ours must pass the clean stack.
+                    argv = [*tools[name], str(path)]
+                    if name != "checkov":
+                        argv += ["--policy-pack", str(ROOT / "policy")]
+                    results[n][name].append(_timed(argv, (0, 1) if name == "checkov" else (0,)))
+    report.data["check"] = results
+    report.say("## `check` end to end")
+    report.say()
+    report.say(f"A YAML file of N objects of the route mix, median of {rounds} whole commands per tool, alternating. "
+               + ("" if checkov else "checkov was not found (run `bash benchmarks/setup-checkov.sh`). ")
+               + ("" if baseline else "No `--baseline` installation was given. "))
+    report.say()
+    report.say("| objects | " + " | ".join(f"{name}: wall (CPU)" for name in tools) + " |")
+    report.say("|---|" + "---|" * len(tools))
+    for n in sizes:
+        cells = [f"{median([x['seconds'] for x in results[n][t]]):.2f} s "
+                 f"({median([x['cpu'] for x in results[n][t]]):.2f} s)" for t in tools]
+        report.say(f"| {n} | " + " | ".join(cells) + " |")
+        ours = median([x["seconds"] for x in results[n]["ours"]])
+        if checkov:
+            theirs = median([x["seconds"] for x in results[n]["checkov"]])
+            report.targets.append(Target(f"check of {n} objects / checkov on the same file", ours / theirs, 1.0,
+                                         "x", "wall time"))
+        if baseline:
+            before = median([x["seconds"] for x in results[n]["baseline"]])
+            report.targets.append(Target(f"check of {n} objects / baseline", ours / before, 0.5, "x", "wall time"))
+    report.say()
+
+
 # --- main ----------------------------------------------------------------------------------------
 
 
@@ -405,6 +481,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {', '.join(SECTIONS)}")
     parser.add_argument("--json", type=Path, help="also write every raw measurement here")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--baseline", help="a virtualenv with another pulumi-istio-egress (e.g. the last release) for "
+                                           "the check section to compare against")
     args = parser.parse_args(argv)
     only = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = set(only) - set(SECTIONS)
@@ -421,6 +499,7 @@ def main(argv: list[str] | None = None) -> int:
         "import": lambda: imports(report, 10 if q else 30),
         "policy": lambda: policy(report, 3 if q else 7, 200 if q else 500, 1 if q else 3, [1000, 10000]),
         "render": lambda: render(report, [1000, 5000], 1 if q else 2),
+        "check": lambda: check(report, [1000, 10000], 1 if q else 3, args.baseline),
     }
     started = time.perf_counter()
     for section in SECTIONS:
