@@ -21,6 +21,8 @@ def serve() -> None:
         from pulumi_policy import Policy, PolicyPack
 
     from ..policies.pack import PACK_NAME, policies
+    from ..policies.sdk import tune_gc
 
+    tune_gc()
     made: list[Policy] = [*policies()]
     PolicyPack(name=PACK_NAME, policies=made)
