@@ -52,10 +52,14 @@ class Plan:
     rounds: int
     duration_s: float
     max_requests: int
+    rates: tuple[float, float] | None
+    """Offered load per mode (kept-alive, new per request) in requests/s, the same for every configuration;
+    None: as fast as the client goes. Below what the slowest configuration reaches on a shared 2-core machine."""
 
 
-QUICK = Plan(keys=(KeyType.ECDSA_P256,), rounds=1, duration_s=1.0, max_requests=5_000)
-FULL = Plan(keys=(KeyType.RSA2048, KeyType.ECDSA_P256), rounds=5, duration_s=4.0, max_requests=50_000)
+QUICK = Plan(keys=(KeyType.ECDSA_P256,), rounds=1, duration_s=1.0, max_requests=5_000, rates=(250.0, 25.0))
+FULL = Plan(keys=(KeyType.RSA2048, KeyType.ECDSA_P256), rounds=5, duration_s=6.0, max_requests=50_000,
+            rates=(250.0, 25.0))
 
 
 @dataclass(frozen=True)
@@ -165,8 +169,9 @@ def measure(gateway_pid: int, target: load.Target, *, key: KeyType, mode: str, c
     # Warm-up: the gateway's upstream pool and the client's first handshakes are not what we measure.
     load.run(target, keepalive=keepalive, concurrency=CONCURRENCY, duration_s=5.0, max_requests=WARMUP_REQUESTS)
     before = load.cpu(gateway_pid)
+    rate = plan.rates[MODES.index(mode)] if plan.rates else None
     result = load.run(target, keepalive=keepalive, concurrency=CONCURRENCY, duration_s=plan.duration_s,
-                      max_requests=plan.max_requests)
+                      max_requests=plan.max_requests, rate=rate)
     time.sleep(0.05)  # let the gateway finish closing the last connections inside the window
     after = load.cpu(gateway_pid)
     latencies = sorted(result.latencies_s)
@@ -180,7 +185,8 @@ def measure(gateway_pid: int, target: load.Target, *, key: KeyType, mode: str, c
                   p99_ms=_percentile(latencies, 0.99))
 
 
-def run_key(key: KeyType, plan: Plan, workdir: Path) -> list[Sample]:
+def run_key(key: KeyType, plan: Plan, workdir: Path) -> tuple[list[Sample], float]:
+    """Every measurement for one key type, and the idle gateway's CPU seconds per second, for scale."""
     pki = generate(key, workdir / key.value)
     ports = Ports(gateway={config: _free_port() for config in Config}, gateway_admin=_free_port(),
                   upstream=_free_port(), upstream_mutual=_free_port(), upstream_admin=_free_port())
@@ -189,6 +195,9 @@ def run_key(key: KeyType, plan: Plan, workdir: Path) -> list[Sample]:
           running_envoy(f"gateway-{key.value}", envoy_config.gateway(ports, pki), ports.gateway_admin,
                         workdir) as gateway_pid):
         by_config = targets(ports, pki)
+        before = load.cpu(gateway_pid)
+        time.sleep(plan.duration_s)
+        idle = (load.cpu(gateway_pid).best_s - before.best_s) / plan.duration_s
         configs = list(Config)
         for round_ in range(plan.rounds):
             for mode in MODES:
@@ -197,7 +206,7 @@ def run_key(key: KeyType, plan: Plan, workdir: Path) -> list[Sample]:
                 for config in configs[shift:] + configs[:shift]:
                     samples.append(measure(gateway_pid, by_config[config], key=key, mode=mode, config=config,
                                            round_=round_, plan=plan))
-    return samples
+    return samples, idle
 
 
 def _median(values: list[float]) -> float:
@@ -301,31 +310,47 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, help="rounds per key type (default 5, quick 1)")
     parser.add_argument("--duration", type=float, help="seconds of load per measurement (default 4, quick 1)")
     parser.add_argument("--keys", help="comma-separated key types: " + ",".join(k.value for k in KeyType))
+    parser.add_argument("--rates", help="offered requests/s for kept-alive,new-per-request (default 250,25)")
+    parser.add_argument("--closed-loop", action="store_true", help="no pacing: each client as fast as it goes")
     parser.add_argument("--json", type=Path, help="write machine, plan, samples and rows here")
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
+    rates = plan.rates
+    if args.closed_loop:
+        rates = None
+    elif args.rates:
+        parts = [float(r) for r in args.rates.split(",")]
+        if len(parts) != 2 or min(parts) <= 0:
+            parser.error(f"--rates={args.rates!r}: give two positive numbers, kept-alive,new-per-request (e.g. 250,25)")
+        rates = (parts[0], parts[1])
     plan = Plan(keys=tuple(KeyType(k) for k in args.keys.split(",")) if args.keys else plan.keys,
                 rounds=args.rounds or plan.rounds, duration_s=args.duration or plan.duration_s,
-                max_requests=plan.max_requests)
+                max_requests=plan.max_requests, rates=rates)
     # SIGTERM (a CI timeout) unwinds through the context managers, so both Envoys are stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     info = machine()
     samples: list[Sample] = []
+    idle: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="dataplane-") as tmp:
         for key in plan.keys:
-            samples.extend(run_key(key, plan, Path(tmp)))
+            mine, idle[key.value] = run_key(key, plan, Path(tmp))
+            samples.extend(mine)
     rows = summarize(samples)
     print(f"machine: {info['nproc']} CPUs ({info['cpu']}), load average {info['load_average']}, "
           f"envoy {info['envoy']}, {info['date']}")
+    pacing = "as fast as the client goes" if plan.rates is None else \
+        f"offered {plan.rates[0]:g} requests/s kept-alive, {plan.rates[1]:g}/s new per request"
     print(f"plan: keys {','.join(k.value for k in plan.keys)}, {plan.rounds} round(s), {plan.duration_s:g} s per "
-          f"measurement, {CONCURRENCY} client connections\n")
+          f"measurement, {CONCURRENCY} client connections, {pacing}")
+    print("idle gateway CPU: " + ", ".join(f"{k} {1e3 * v:.2f} ms/s" for k, v in idle.items()) + "\n")
     print(table(rows))
     mesh = mesh_view(samples)
     print("\nApps that reconnect per request, in a mesh (sidecars pool HTTP to the gateway, not the app's TLS):\n")
     print(mesh_table(mesh))
     if args.json:
         args.json.write_text(json.dumps({"machine": info, "plan": {**asdict(plan), "concurrency": CONCURRENCY},
-                                         "samples": [asdict(s) for s in samples], "rows": rows, "mesh": mesh},
+                                         "idle_cpu_s_per_s": idle, "samples": [asdict(s) for s in samples],
+                                         "rows": rows, "mesh": mesh},
                                         indent=1) + "\n")
     return 1 if any(r["errors"] for r in rows) else 0
 

@@ -103,21 +103,34 @@ class _Reader:
         return out
 
 
-def run(target: Target, *, keepalive: bool, concurrency: int, duration_s: float, max_requests: int) -> Load:
-    """Drive ``target`` with ``concurrency`` workers until the duration or the request budget runs out."""
+def run(target: Target, *, keepalive: bool, concurrency: int, duration_s: float, max_requests: int,
+        rate: float | None = None) -> Load:
+    """Drive ``target`` with ``concurrency`` workers until the duration or the request budget runs out.
+
+    With ``rate`` (requests per second, all workers together), request i starts no earlier than
+    i / rate seconds into the run, so every configuration gets the same offered load: CPU per request
+    then does not depend on how fast the slowest party (often this Python client) is. Without it, the
+    workers go as fast as they can (closed loop).
+    """
     request = f"GET / HTTP/1.1\r\nHost: {target.host}\r\nUser-Agent: dataplane-bench\r\n\r\n".encode()
     load = Load()
     lock = threading.Lock()
-    budget = [max_requests]
+    issued = [0]
     start = time.perf_counter()
     stop_at = start + duration_s
 
     def take() -> bool:
         with lock:
-            if budget[0] <= 0 or time.perf_counter() >= stop_at:
+            if issued[0] >= max_requests or time.perf_counter() >= stop_at:
                 return False
-            budget[0] -= 1
-            return True
+            issued[0] += 1
+            due = start + (issued[0] - 1) / rate if rate else 0.0
+        if due > stop_at:
+            return False
+        wait = due - time.perf_counter()
+        if wait > 0:
+            time.sleep(wait)
+        return True
 
     def worker() -> None:
         sock: socket.socket | None = None
