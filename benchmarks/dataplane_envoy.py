@@ -77,8 +77,9 @@ def _hcm(stat_prefix: str, route: dict[str, Any], *, gateway: bool) -> dict[str,
         "@type": f"{_TYPES}.filters.network.http_connection_manager.v3.HttpConnectionManager",
         "stat_prefix": stat_prefix,
         "route_config": {"name": stat_prefix, "virtual_hosts": [{
-            # Istio's gateway virtual hosts list the host with and without the port (route.BuildGatewayVirtualHost...).
-            "name": f"{HOST}:443", "domains": [HOST, f"{HOST}:*"], "routes": [route]}]},
+            # buildGatewayHTTPRouteConfig (gateway.go): one virtual host per server host, named
+            # util.DomainName(host, port), matching that host.
+            "name": f"{HOST}:443", "domains": [HOST], "routes": [route]}]},
         "http_filters": [{"name": "envoy.filters.http.router", "typed_config": {
             "@type": f"{_TYPES}.filters.http.router.v3.Router"}}],
     }
