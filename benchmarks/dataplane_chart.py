@@ -40,7 +40,9 @@ def chart(report: dict[str, Any], out: Path) -> None:
     left.axhline(1.0, color="black", linewidth=0.8)
     left.set_ylabel("gateway CPU per request / PASSTHROUGH's (same client behaviour)")
     left.set_title("Same client behaviour at the gateway", fontsize=10)
-    left.legend(fontsize=8)
+    top = max(r["cpu_ratio"] for r in rows)
+    left.set_ylim(0, top * 1.3)  # room for the legend above the bars
+    left.legend(fontsize=8, ncol=3, loc="upper center")
 
     mesh_configs = list(dict.fromkeys(r["config"] for r in mesh))
     width = 0.8 / len(keys)
