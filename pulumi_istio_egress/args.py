@@ -91,7 +91,8 @@ class EgressRouteArgs(TypedDict):
     lets only the client namespaces (or `client_service_accounts`) reach this host. Needs the
     sidecar-to-gateway leg to carry an mTLS identity, which PASSTHROUGH and termination lack.
     Note: once any ALLOW policy selects the gateway, traffic no ALLOW policy matches is denied.
-    A plain value. Default false."""
+    Under AMBIENT any mode: the policy targets only this route's ServiceEntry at the waypoint, which
+    knows each client's identity from HBONE. A plain value. Default false."""
 
     client_service_accounts: NotRequired[pulumi.Input[Sequence[pulumi.Input[str]]]]
     """With `authorization_policy`: `namespace/name` service accounts allowed to use the route
