@@ -11,6 +11,7 @@ from typing import Any
 import pulumi
 import pytest
 import yaml
+from gateway_api_crds import CHANNELS, channel_path
 from mocking import Registered, run
 
 from pulumi_istio_egress import Dataplane, EgressRoute, EgressRouteError, TlsMode
@@ -22,8 +23,6 @@ ROUTES = Path(__file__).parent / "fixtures" / "ambient" / "routes"
 CASES = sorted(ROUTES.glob("*.yaml"))
 COMPONENT = "istio-egress:index:EgressRoute"
 ISTIO_CRDS = Path(os.environ.get("ISTIO_CRDS") or ROOT.parent / "shared/reference/istio-crds/crd-all.gen.yaml")
-GATEWAY_API_CRDS = Path(os.environ.get("GATEWAY_API_CRDS") or
-                        ROOT.parent / "shared/reference/gateway-api-crds/gateway-api-v1.6.1-standard.yaml")
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -36,11 +35,13 @@ def children(resources: list[Registered]) -> list[dict[str, Any]]:
 
 
 @functools.cache
-def crds() -> CrdSet:
-    """Istio's CRDs and the Gateway API's (the waypoint is a gateway.networking.k8s.io Gateway)."""
-    for path, variable in ((ISTIO_CRDS, "ISTIO_CRDS"), (GATEWAY_API_CRDS, "GATEWAY_API_CRDS")):
+def crds(channel: str = "standard") -> CrdSet:
+    """Istio's CRDs and one Gateway API channel's (the waypoint is a gateway.networking.k8s.io
+    Gateway), through the Gateway API conformance layer's test helper."""
+    gateway_api = channel_path(channel)
+    for path, variable in ((ISTIO_CRDS, "ISTIO_CRDS"), (gateway_api, "GATEWAY_API_CRDS")):
         assert path.is_file(), f"CRDs not found at {path}: set {variable} (the conformance check must run)"
-    return CrdSet.load(ISTIO_CRDS, GATEWAY_API_CRDS)
+    return CrdSet.load(ISTIO_CRDS, gateway_api)
 
 
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
@@ -55,12 +56,13 @@ def test_pattern_registers_exactly_its_objects(path: Path) -> None:
     assert got == case["expected"]
 
 
+@pytest.mark.parametrize("channel", CHANNELS)
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
-def test_every_object_passes_the_crds_and_the_webhook(path: Path) -> None:
+def test_every_object_passes_the_crds_and_the_webhook(path: Path, channel: str) -> None:
     manifests = [e["manifest"] for e in load(path)["expected"]]
     assert {m["apiVersion"] for m in manifests} >= {"networking.istio.io/v1"}
     problems = {f"{m['kind']} {m['metadata']['namespace']}/{m['metadata']['name']}":
-                [f.render() for f in [*crds().validate(m), *webhook_findings(m)]] for m in manifests}
+                [f.render() for f in [*crds(channel).validate(m), *webhook_findings(m)]] for m in manifests}
     assert problems == {ref: [] for ref in problems}
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from gateway_api_crds import channel_path
 
 from pulumi_istio_egress.conformance import CrdSet
 from pulumi_istio_egress.render import render_program, to_yaml
@@ -19,8 +20,7 @@ PROGRAMS = {"root": ROOT} | {
 }
 CRDS = Path(os.environ.get("ISTIO_CRDS", ROOT.parent / "shared" / "reference" / "istio-crds" / "crd-all.gen.yaml"))
 # The ambient example's waypoint is a Gateway API Gateway.
-GATEWAY_API_CRDS = Path(os.environ.get("GATEWAY_API_CRDS") or ROOT.parent / "shared" / "reference" /
-                        "gateway-api-crds" / "gateway-api-v1.6.1-standard.yaml")
+GATEWAY_API_CRDS = channel_path("standard")
 
 
 @pytest.fixture(scope="module")
