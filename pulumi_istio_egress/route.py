@@ -200,7 +200,8 @@ def parse_dataplane(args: Mapping[str, Any]) -> tuple[Dataplane, str | None]:
     is registered. The fields of the other data plane are refused here, and so is termination,
     which ambient cannot do."""
     require_mapping(args)
-    dataplane = _dataplane(args.get("dataplane", Dataplane.SIDECAR))
+    # None is "unset", as for the other optional fields (config files and other languages send it).
+    dataplane = _dataplane(Dataplane.SIDECAR if args.get("dataplane") is None else args["dataplane"])
     other = AMBIENT_ONLY_FIELDS if dataplane is Dataplane.SIDECAR else SIDECAR_ONLY_FIELDS
     for key in other:
         if args.get(key) is not None:

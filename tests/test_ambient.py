@@ -14,7 +14,7 @@ import yaml
 from gateway_api_crds import CHANNELS, channel_path
 from mocking import Registered, run
 
-from pulumi_istio_egress import Dataplane, EgressRoute, EgressRouteError, TlsMode
+from pulumi_istio_egress import Dataplane, EgressRoute, EgressRouteError, TlsMode, parse_route
 from pulumi_istio_egress.conformance import CrdSet
 from pulumi_istio_egress.webhook import webhook_findings
 
@@ -205,3 +205,10 @@ def test_structural_ambient_field_as_output_is_refused_up_front(field: str) -> N
     assert str(caught.value).startswith(f"EgressRoute 'stripe': {field}=<pulumi.output.Output object at ")
     assert str(caught.value).endswith(" is invalid: it is an Output, but it decides which objects the route "
                                       "creates. Fix: pass a plain value (other fields may be Outputs)")
+
+
+def test_unset_dataplane_is_sidecar() -> None:
+    base = {"host": "api.stripe.com", "tls_mode": "SIMPLE", "client_namespaces": ["payments"]}
+    sidecar = parse_route({**base, "dataplane": "SIDECAR"})
+    assert parse_route({**base, "dataplane": None}) == parse_route(base) == sidecar
+    assert parse_route(base).dataplane is Dataplane.SIDECAR and parse_route(base).waypoint is None
