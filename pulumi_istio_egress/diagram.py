@@ -3,7 +3,9 @@
 Works on any objects (ours or hand-written). A route is what the ``egress-via-gateway`` rule calls
 one: a MESH_EXTERNAL ServiceEntry host that a VirtualService bound to ``mesh`` sends to the egress
 gateway and that a VirtualService bound to a Gateway serving the host sends on to the host (the
-same ``Router``). The output is one ``flowchart LR`` with one ``subgraph`` per route: several
+same ``Router``); in ambient mode, a ServiceEntry bound to a waypoint (``istio.io/use-waypoint``, its
+own or its Namespace's, the ambient rules' ``Waypoints``), which ztunnel sends its traffic to. The
+output is one ``flowchart LR`` with one ``subgraph`` per route: several
 ``flowchart`` blocks in one file are not valid Mermaid.
 
 Every name and label is written as a quoted Mermaid string with ``"``, ``#``, ``<``, ``>`` and
@@ -27,11 +29,13 @@ from .policies.objects import (
     host_key,
     host_matches,
     kind_of,
+    meta,
     port_number,
     spec,
     strings,
     sub,
 )
+from .policies.waypoints import Waypoints, is_service_entry
 
 # What the sidecar-to-gateway leg carries, by the TLS mode of the gateway server for the host
 # (networking.v1.ServerTLSSettings.TLSmode); a server without tls carries its port's protocol.
@@ -53,9 +57,12 @@ class Path:
     host: str
     port: int | None
     gateway: str
+    """The label of the hop that routes to the host: ``egress gateway ns/name`` or ``waypoint ns/name``."""
     app_leg: str
     sidecar_leg: str
     gateway_leg: str
+    proxy: str = "sidecar"
+    """What carries the app's traffic first: ``sidecar``, or ``ztunnel`` in ambient mode."""
 
 
 def _section(destination: Destination) -> str:
@@ -135,11 +142,36 @@ def routes(manifests: Iterable[Manifest]) -> list[Path]:
         found.append(Path(
             host=host,
             port=_host_port(gateway_vs.manifest, gateway.ref, host) or _entry_port(objects, host),
-            gateway=gateway.ref,
+            gateway=f"egress gateway {gateway.ref}",
             app_leg=_APP_LEG.get(section, "from the app").format(host=host),
             sidecar_leg=sidecar_leg,
             gateway_leg=gateway_leg,
         ))
+    return found + _ambient(objects)
+
+
+def _ambient(objects: list[Manifest]) -> list[Path]:
+    """One path per host of each waypoint-bound ServiceEntry, for its first port."""
+    index = Waypoints(objects)
+    found: list[Path] = []
+    entries = sorted((m for m in objects if is_service_entry(m)), key=lambda m: (meta(m, "namespace"), meta(m, "name")))
+    for entry in entries:
+        binding = index.binding(entry)
+        ports = [port for _, port in dicts(spec(entry).get("ports"))]
+        if binding is None or not ports:
+            continue
+        protocol = str(ports[0].get("protocol", "")).upper()
+        port = port_number(ports[0].get("targetPort")) or port_number(ports[0].get("number"))
+        http = protocol in ("HTTP", "HTTP2", "GRPC")
+        for _, host in strings(spec(entry).get("hosts")):
+            originated = _origination(objects, host)
+            found.append(Path(
+                host=host, port=port, gateway=f"waypoint {binding.waypoint}", proxy="ztunnel",
+                app_leg="HTTP from the app" if http else f"TLS from the app (SNI {host})",
+                sidecar_leg="HBONE (mTLS)",
+                gateway_leg=(f"TLS originated at the waypoint ({originated})" if originated else
+                             "plain HTTP, unencrypted" if http else "app's TLS passed through"),
+            ))
     return found
 
 
@@ -164,11 +196,11 @@ def _lines(paths: list[Path]) -> Iterator[str]:
     yield "flowchart LR"
     for n, p in enumerate(paths):
         target = f"{p.host}:{p.port}" if p.port is not None else p.host
+        proxy, hop = (p.proxy, "gateway" if p.proxy == "sidecar" else "waypoint")
         yield f"    subgraph route{n}[{text('egress to ' + p.host)}]"
-        yield f"        route{n}_app[{text('app')}] -->|{text(p.app_leg)}| route{n}_sidecar[{text('sidecar')}]"
-        yield (f"        route{n}_sidecar -->|{text(p.sidecar_leg)}| "
-               f"route{n}_gateway[{text('egress gateway ' + p.gateway)}]")
-        yield f"        route{n}_gateway -->|{text(p.gateway_leg)}| route{n}_host[{text(target)}]"
+        yield f"        route{n}_app[{text('app')}] -->|{text(p.app_leg)}| route{n}_{proxy}[{text(proxy)}]"
+        yield f"        route{n}_{proxy} -->|{text(p.sidecar_leg)}| route{n}_{hop}[{text(p.gateway)}]"
+        yield f"        route{n}_{hop} -->|{text(p.gateway_leg)}| route{n}_host[{text(target)}]"
         yield "    end"
 
 

@@ -125,3 +125,21 @@ def test_diagram(monkeypatch: pytest.MonkeyPatch) -> None:
         '        route0_gateway -->|"app\'s TLS passed through"| route0_host["api.stripe.com:443"]',
         "    end",
     ]) + "\n")
+
+
+def test_diagram_ambient(monkeypatch: pytest.MonkeyPatch) -> None:
+    code, out, _ = run(["diagram", str(ROOT / "examples" / "ambient")], monkeypatch)
+    waypoint = 'route{n}_waypoint["waypoint istio-egress/egress-api-github-com-waypoint"]'
+    assert (code, out) == (0, "\n".join([
+        "flowchart LR",
+        '    subgraph route0["egress to api.github.com"]',
+        '        route0_app["app"] -->|"HTTP from the app"| route0_ztunnel["ztunnel"]',
+        '        route0_ztunnel -->|"HBONE (mTLS)"| ' + waypoint.format(n=0),
+        '        route0_waypoint -->|"TLS originated at the waypoint (SIMPLE)"| route0_host["api.github.com:443"]',
+        "    end",
+        '    subgraph route1["egress to api.stripe.com"]',
+        '        route1_app["app"] -->|"TLS from the app (SNI api.stripe.com)"| route1_ztunnel["ztunnel"]',
+        '        route1_ztunnel -->|"HBONE (mTLS)"| ' + waypoint.format(n=1),
+        '        route1_waypoint -->|"app\'s TLS passed through"| route1_host["api.stripe.com:443"]',
+        "    end",
+    ]) + "\n")

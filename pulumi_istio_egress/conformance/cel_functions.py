@@ -1,6 +1,6 @@
 """Kubernetes' CEL library functions the ``cel`` package lacks, as Python functions.
 
-``url``/``isURL``/``getScheme``..., Go-syntax ``duration``, code-point ``size`` and cel-go's
+``url``/``isURL``/``getScheme``..., ``isIP``, Go-syntax ``duration``, code-point ``size`` and cel-go's
 extensions. A function that raises leaves its exception in :data:`call_state` for the evaluator.
 """
 
@@ -17,6 +17,7 @@ with requires_extra("Istio CRD validation (the istio-valid CRD layer)"):
     from cel import stdlib as cel_stdlib
 
 from .durations import k8s_duration
+from .ips import IP_FUNCTIONS
 from .urls import URL_FUNCTIONS
 
 call_state = threading.local()
@@ -60,6 +61,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
         DURATION_FN: k8s_duration,
         SIZE_FN: _k8s_size,
         **URL_FUNCTIONS,
+        **IP_FUNCTIONS,
         # cel-go's strings and sets extensions and Kubernetes' list helpers (bool, min, max, sum),
         # all part of Kubernetes' CEL environment.
         **cel_stdlib.EXTENSIONS["core"],
