@@ -14,7 +14,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..findings import Finding
-from ..jsontypes import json_type
+from ..gosyntax import go_quote
+from ..jsontypes import json_type, whole_number
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -32,7 +33,7 @@ def at(path: str, index: int) -> str:
 
 def q(value: object) -> str:
     """A double-quoted string, as Go's ``%q`` prints it (istiod's messages use it)."""
-    return json.dumps(str(value), ensure_ascii=False)
+    return go_quote(str(value))
 
 
 def golist(items: list[str]) -> str:
@@ -127,12 +128,10 @@ class Report:
         value = _get(parent, key)
         if value is None:
             return None
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        self.wrong_type(sub(path, key), value, "integer")
-        return None
+        number = whole_number(value)
+        if number is None:
+            self.wrong_type(sub(path, key), value, "integer")
+        return number
 
     def number(self, parent: Mapping[str, Any] | None, key: str, path: str) -> float | None:
         value = _get(parent, key)
@@ -208,12 +207,11 @@ class Report:
         value = self.obj(parent, key, path)
         out: dict[str, int] = {}
         for k, v in (value or {}).items():
-            if isinstance(v, int) and not isinstance(v, bool):
-                out[str(k)] = v
-            elif isinstance(v, float) and v.is_integer():  # Pulumi hands numbers over as floats
-                out[str(k)] = int(v)
-            else:
+            number = whole_number(v)
+            if number is None:
                 self.wrong_type(sub(sub(path, key), str(k)), v, "integer")
+            else:
+                out[str(k)] = number
         return out
 
 

@@ -11,6 +11,7 @@ from ._syntax import (
     PORT_NAME_FIX,
     PROTOCOL_FIX,
     TLS_PROTOCOLS,
+    UNIX_PREFIX,
     check_namespace_slash_host,
     check_selector_labels,
     fqdn_problem,
@@ -24,7 +25,6 @@ from ._tls import check_server_tls, server_tls_mode
 from ._walk import Report, at, empty_list, is_array, q, sub
 from .destinationrule import check_connection_pool
 
-_UNIX = "unix://"
 _LOOPBACK = ("127.0.0.1", "0.0.0.0", "::1", "::")
 _CAPTURE_MODES = ("DEFAULT", "IPTABLES", "NONE")
 
@@ -104,8 +104,8 @@ def _check_ingress(r: Report, listener: Mapping[str, Any] | None, path: str, por
 
 def _check_default_endpoint(r: Report, endpoint: str, path: str) -> None:
     fix = "Use 127.0.0.1:<port>, 0.0.0.0:<port>, [::1]:<port>, [::]:<port> or unix:///path"
-    if endpoint.startswith(_UNIX):
-        problem = unix_address_problem(endpoint.removeprefix(_UNIX))
+    if endpoint.startswith(UNIX_PREFIX):
+        problem = unix_address_problem(endpoint.removeprefix(UNIX_PREFIX))
         if problem is not None:
             r.add(path, endpoint, problem, fix)
         return
@@ -252,7 +252,7 @@ def _check_egress_port(
         proto = r.text(port, "protocol", where)
         if proto and protocol(proto) is None:
             r.add(sub(where, "protocol"), proto, f"unsupported protocol: {proto}", PROTOCOL_FIX)
-        if not bind.startswith(_UNIX):
+        if not bind.startswith(UNIX_PREFIX):
             r.add(
                 sub(path, "bind"),
                 bind or None,
@@ -260,7 +260,7 @@ def _check_egress_port(
                 "Set bind to unix:///path, or give the port a number",
             )
         else:
-            problem = unix_address_problem(bind.removeprefix(_UNIX))
+            problem = unix_address_problem(bind.removeprefix(UNIX_PREFIX))
             if problem is not None:
                 r.add(sub(path, "bind"), bind, problem, "Use unix:///absolute/path or unix://@abstract-name")
         if capture not in ("DEFAULT", "NONE", None):
