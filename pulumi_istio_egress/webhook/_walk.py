@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from ..findings import Finding
@@ -179,6 +179,31 @@ class Report:
             else:
                 self.wrong_type(at(sub(path, key), i), item, "object")
         return out
+
+    def entries(
+        self, parent: Mapping[str, Any] | None, key: str, path: str, null_message: str, fix: str
+    ) -> Iterator[tuple[str, Mapping[str, Any]]]:
+        """``(path, item)`` for the objects of a list; a null item is reported as istiod words it."""
+        for i, item in self.objs(parent, key, path):
+            where = at(sub(path, key), i)
+            if item is None:
+                self.add(where, None, null_message, fix)
+            else:
+                yield where, item
+
+    def required(
+        self, parent: Mapping[str, Any] | None, key: str, path: str, message: str, fix: str
+    ) -> Mapping[str, Any] | None:
+        """A message field istiod requires: absent or null, it is reported with ``message``."""
+        value = self.obj(parent, key, path)
+        if value is None:
+            self.add(sub(path, key), None, message, fix)
+        return value
+
+    def require_items(self, parent: Mapping[str, Any] | None, key: str, path: str, message: str, fix: str) -> None:
+        """A repeated field istiod wants at least one item in: absent, null or ``[]`` is reported."""
+        if empty_list(parent, key):
+            self.add(sub(path, key), None, message, fix)
 
     def strs(self, parent: Mapping[str, Any] | None, key: str, path: str) -> list[tuple[int, str]]:
         """``(index, item)`` for a list of strings; other items are reported and left out."""

@@ -47,13 +47,13 @@ def check_service_entry(r: Report, spec: Mapping[str, Any]) -> None:
     location = r.enum(spec, "location", "spec", LOCATIONS)
 
     hosts = r.strs(spec, "hosts", "spec")
-    if empty_list(spec, "hosts"):
-        r.add(
-            "spec.hosts",
-            None,
-            "service entry must have at least one host",
-            "List the external host names, e.g. ['api.example.com']",
-        )
+    r.require_items(
+        spec,
+        "hosts",
+        "spec",
+        "service entry must have at least one host",
+        "List the external host names, e.g. ['api.example.com']",
+    )
     for i, host in hosts:
         if host == "*":
             r.add(
