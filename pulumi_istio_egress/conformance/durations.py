@@ -1,6 +1,10 @@
-"""CEL's ``duration()`` as Kubernetes runs it: cel-go converts a string with Go's
-``time.ParseDuration`` (:func:`pulumi_istio_egress.gosyntax.parse_duration`) and fails the rule
-with Go's error when it cannot."""
+"""CEL's ``duration()`` as Kubernetes runs it.
+
+cel-go converts a string with Go's ``time.ParseDuration``
+(:func:`pulumi_istio_egress.gosyntax.parse_duration`), so it takes ``5m``, ``.5s`` and ``1µs``,
+but on failure it drops Go's error for its own (``String.ConvertToType`` in common/types/string.go):
+the API server says ``type conversion error from 'string' to 'google.protobuf.Duration'``.
+"""
 
 from __future__ import annotations
 
@@ -12,13 +16,15 @@ from typing import Any
 from ..gosyntax import GoSyntaxError, parse_duration
 from .messages import CelError
 
+CONVERSION_ERROR = "type conversion error from 'string' to 'google.protobuf.Duration'"
+
 
 @functools.lru_cache(maxsize=4096)
 def _duration_micros(text: str) -> int:
     try:
         ns = parse_duration(text)
-    except GoSyntaxError as error:
-        raise CelError(str(error)) from None
+    except GoSyntaxError:
+        raise CelError(CONVERSION_ERROR) from None
     # Floor to microseconds (Python's timedelta resolution): keeps `>=` against
     # whole-microsecond bounds exact.
     return ns // 1000
