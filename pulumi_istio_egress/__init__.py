@@ -2,7 +2,7 @@
 
 from typing import TYPE_CHECKING, Any
 
-from .args import EgressRouteArgs, TlsMode
+from .args import EgressRouteArgs, RouteApi, TlsMode
 from .findings import Finding, Manifest
 from .manifests import route_manifests
 from .route import EgressRouteError, Route, parse_route
@@ -28,6 +28,7 @@ __all__ = [
     "Finding",
     "Manifest",
     "Route",
+    "RouteApi",
     "TlsMode",
     "__version__",
     "parse_route",

@@ -9,19 +9,21 @@ from typing import Any
 import pulumi
 from pulumi.output import Unknown
 
-from .args import EgressRouteArgs, TlsMode
+from .args import EgressRouteArgs, RouteApi, TlsMode
 from .findings import Manifest
 from .manifests import ObjectKey, keyed_manifests, object_keys
-from .route import EgressRouteError, parse_route, parse_structure, require_mapping
+from .manifests_gateway_api import RBAC, gateway_api_manifests, gateway_api_object_keys
+from .route import EgressRouteError, Route, parse_api, parse_route, parse_structure, require_mapping
 
 TYPE_TOKEN = "istio-egress:index:EgressRoute"
 # These decide which objects exist, so they must be known when the component is declared.
-STRUCTURAL_FIELDS = ("tls_mode", "client_namespaces", "authorization_policy")
+STRUCTURAL_FIELDS = ("tls_mode", "client_namespaces", "authorization_policy", "api")
 
 
 class EgressRoute(pulumi.ComponentResource):
     """Pod traffic to one external host, through the Istio egress gateway, wired completely:
-    ServiceEntry, Gateway, DestinationRules, VirtualService and optionally an AuthorizationPolicy."""
+    ServiceEntry, Gateway, DestinationRules, VirtualService and optionally an AuthorizationPolicy
+    (with `api` GATEWAY_API: a Gateway API Gateway and HTTPRoute/TLSRoute legs instead)."""
 
     namespace: pulumi.Output[str]
     """Namespace of the gateway-side objects (the egress gateway's)."""
@@ -30,7 +32,7 @@ class EgressRoute(pulumi.ComponentResource):
     gateway_name: pulumi.Output[str]
     """Name of the Gateway."""
     virtual_service_name: pulumi.Output[str]
-    """Name of the VirtualService."""
+    """Name of the VirtualService; empty under GATEWAY_API."""
     gateway_destination_rule_name: pulumi.Output[str]
     """Name of the DestinationRule defining the route's gateway subset, one in each client namespace."""
     origination_destination_rule_name: pulumi.Output[str]
@@ -38,13 +40,14 @@ class EgressRoute(pulumi.ComponentResource):
     authorization_policy_name: pulumi.Output[str]
     """Name of the AuthorizationPolicy; empty without `authorization_policy`."""
     subset_name: pulumi.Output[str]
-    """The egress gateway subset that carries this route."""
+    """The egress gateway subset that carries this route; empty under GATEWAY_API (its own gateway)."""
     objects: pulumi.Output[list[str]]
     """Every object made, as `Kind namespace/name`, in apply order."""
 
     def __init__(self, name: str, args: EgressRouteArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         # Imported here: the policy pack and the CLI import this package without needing it.
         from pulumi_kubernetes.apiextensions import CustomResource
+        from pulumi_kubernetes.rbac.v1 import Role, RoleBinding
 
         # Everything knowable is checked before the component itself registers: nothing half-created.
         keys = _keys(name, args)
@@ -54,10 +57,20 @@ class EgressRoute(pulumi.ComponentResource):
         for key in keys:
             if isinstance(plan, dict):
                 # Plain values stay plain: nested Outputs cost a task per leaf and dominate at scale.
-                metadata, spec = plan[key.key]["metadata"], plan[key.key]["spec"]
+                metadata, spec = plan[key.key]["metadata"], plan[key.key].get("spec")
             else:
                 manifest = _pick(plan, key.key)
-                metadata, spec = manifest.apply(lambda m: m["metadata"]), manifest.apply(lambda m: m["spec"])
+                metadata = manifest.apply(lambda m: m["metadata"])
+                spec = manifest.apply(lambda m: m.get("spec"))
+            if key.api_version == RBAC:
+                # Not custom resources: Role and RoleBinding have no spec.
+                body = plan[key.key] if isinstance(plan, dict) else _pick(plan, key.key)
+                if key.kind == "Role":
+                    Role(f"{name}-{key.key}", metadata=metadata, rules=_field(body, "rules"), opts=child)
+                else:
+                    RoleBinding(f"{name}-{key.key}", metadata=metadata, role_ref=_field(body, "roleRef"),
+                                subjects=_field(body, "subjects"), opts=child)
+                continue
             CustomResource(f"{name}-{key.key}", api_version=key.api_version, kind=key.kind,
                            metadata=metadata, spec=spec, opts=child)
 
@@ -79,13 +92,17 @@ OUTPUT_FIELDS = (
 )
 
 
+def _field(body: Manifest | pulumi.Output[Manifest], field: str) -> Any:
+    return body.apply(lambda m: m[field]) if isinstance(body, pulumi.Output) else body[field]
+
+
 def _outputs(plan: dict[str, Manifest]) -> dict[str, Any]:
     """The component's outputs, from its manifests by key."""
 
     def name_of(key: str) -> str:
         return str(plan[key]["metadata"]["name"]) if key in plan else ""
 
-    gateway_rule = next(m for k, m in plan.items() if k.startswith("gateway-destinationrule-"))
+    gateway_rule = next(m for k, m in plan.items() if k.startswith("gateway-destinationrule"))
     return {
         "namespace": str(plan["gateway"]["metadata"]["namespace"]),
         "service_entry_name": name_of("serviceentry"),
@@ -94,7 +111,7 @@ def _outputs(plan: dict[str, Manifest]) -> dict[str, Any]:
         "gateway_destination_rule_name": str(gateway_rule["metadata"]["name"]),
         "origination_destination_rule_name": name_of("origination-destinationrule"),
         "authorization_policy_name": name_of("authorizationpolicy"),
-        "subset_name": str(gateway_rule["spec"]["subsets"][0]["name"]),
+        "subset_name": str(gateway_rule["spec"]["subsets"][0]["name"]) if "subsets" in gateway_rule["spec"] else "",
         "objects": [_ref(m) for m in plan.values()],
     }
 
@@ -123,17 +140,21 @@ def _plan(name: str, args: EgressRouteArgs) -> dict[str, Manifest] | pulumi.Outp
     """The route's manifests by key: computed now when every input is plain, else when they resolve."""
     if not _is_pending(args):
         try:
-            return keyed_manifests(parse_route(args))
+            return _manifests(parse_route(args))
         except EgressRouteError as error:
             raise error.for_route(name) from None
 
     def build(resolved: dict[str, Any]) -> dict[str, Manifest]:
         try:
-            return keyed_manifests(parse_route(resolved))
+            return _manifests(parse_route(resolved))
         except EgressRouteError as error:
             raise error.for_route(name) from None
 
     return pulumi.Output.from_input(dict(args)).apply(build)
+
+
+def _manifests(route: Route) -> dict[str, Manifest]:
+    return gateway_api_manifests(route) if route.api is RouteApi.GATEWAY_API else keyed_manifests(route)
 
 
 def _keys(name: str, args: EgressRouteArgs) -> list[ObjectKey]:
@@ -148,6 +169,14 @@ def _keys(name: str, args: EgressRouteArgs) -> list[ObjectKey]:
                     "pass a plain value (other fields may be Outputs)",
                 )
         mode, namespaces, authz = parse_structure(raw)
+        api = parse_api(raw)
     except EgressRouteError as error:
         raise error.for_route(name) from None
-    return object_keys(mode is not TlsMode.PASSTHROUGH, namespaces, authz)
+    originates = mode is not TlsMode.PASSTHROUGH
+    if api is RouteApi.GATEWAY_API:
+        # Whether these are given decides objects (mesh leg kind, RBAC); their values may be Outputs.
+        terminates = originates and raw.get("terminate_credential_name") is not None
+        reads_credential = originates and any(
+            raw.get(f) is not None for f in ("client_credential_name", "ca_credential_name"))
+        return gateway_api_object_keys(originates, terminates, reads_credential, authz)
+    return object_keys(originates, namespaces, authz)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .args import EgressRouteArgs, TlsMode
+from .args import EgressRouteArgs, RouteApi, TlsMode
 from .names import (
     dns1123_label_problem,
     dns1123_subdomain_problem,
@@ -72,6 +72,7 @@ class Route:
     authorization_policy: bool
     client_service_accounts: tuple[str, ...]
     trust_domain: str
+    api: RouteApi = RouteApi.ISTIO
 
     @property
     def originates(self) -> bool:
@@ -142,9 +143,9 @@ def parse_route(args: Mapping[str, Any]) -> Route:
         http_port=None, client_credential_name=client_cred, terminate_credential_name=terminate_cred,
         ca_credential_name=ca_cred, subject_alt_names=sans, sni=sni, gateway_namespace=gw_ns,
         gateway_selector=selector, gateway_service=gw_service.rstrip("."), authorization_policy=authz,
-        client_service_accounts=accounts, trust_domain=trust_domain,
+        client_service_accounts=accounts, trust_domain=trust_domain, api=parse_api(args),
     )
-    return _check_mode(route, args)
+    return _check_api(_check_mode(route, args), args)
 
 
 def require_mapping(args: Any) -> None:
@@ -171,6 +172,40 @@ def parse_structure(args: Mapping[str, Any]) -> tuple[TlsMode, tuple[str, ...], 
     if not isinstance(authz, bool):
         raise EgressRouteError("authorization_policy", authz, "it is not a boolean", "pass True or False")
     return mode, namespaces, authz
+
+
+def parse_api(args: Mapping[str, Any]) -> RouteApi:
+    """The route's API flavour (structural: it decides which objects exist)."""
+    value = args.get("api", RouteApi.ISTIO)
+    try:
+        return RouteApi(value)
+    except ValueError:
+        upper = value.upper() if isinstance(value, str) else None
+        hint = f" (upper case: {upper!r})" if upper in RouteApi.__members__ else ""
+        raise EgressRouteError(
+            "api", value, "it is not a known API" + hint, "use one of " + ", ".join(repr(a.value) for a in RouteApi),
+        ) from None
+
+
+def _check_api(route: Route, args: Mapping[str, Any]) -> Route:
+    """GATEWAY_API: Istio deploys one gateway per route, so the shared gateway's fields do not apply."""
+    if route.api is not RouteApi.GATEWAY_API:
+        return route
+    for key in ("gateway_selector", "gateway_service"):
+        if key in args:
+            raise EgressRouteError(
+                key, args[key], "under api GATEWAY_API Istio deploys this route's own gateway from its Gateway",
+                f"remove {key} (the gateway runs in gateway_namespace), or use api ISTIO for a shared gateway",
+            )
+    if route.http_port is not None and route.gateway_namespace in route.client_namespaces:
+        # Origination: the client-facing and gateway-facing ServiceEntries are told apart by exportTo alone.
+        raise EgressRouteError(
+            "client_namespaces", list(route.client_namespaces),
+            f"it includes gateway_namespace {route.gateway_namespace!r}, where only the gateway may see the "
+            "host's TLS port (a client there could reach it without the gateway)",
+            "run clients in other namespaces, or give the route its own gateway_namespace",
+        )
+    return route
 
 
 def _check_mode(route: Route, args: Mapping[str, Any]) -> Route:

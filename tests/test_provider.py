@@ -264,3 +264,24 @@ def test_preview_with_a_host_not_known_yet_registers_every_object(plugin: Provid
         assert (child.inputs["metadata"], child.inputs["spec"]) == (UNKNOWN, UNKNOWN), child.name
         assert DEPENDENCY in child.dependencies
     assert got.state["objects"] == UNKNOWN
+
+
+GATEWAY_API_INPUTS = {
+    "passthrough": {"host": "edition.cnn.com", "tlsMode": "PASSTHROUGH", "clientNamespaces": ["default"],
+                    "api": "GATEWAY_API"},
+    "mutual": {"host": "nginx.example.com", "tlsMode": "MUTUAL", "clientNamespaces": ["default"],
+               "api": "GATEWAY_API", "clientCredentialName": "client-credential", "gatewayNamespace": "egress"},
+}
+
+
+@pytest.mark.parametrize("dry_run", [False, True], ids=["up", "preview"])
+@pytest.mark.parametrize("inputs", GATEWAY_API_INPUTS.values(), ids=GATEWAY_API_INPUTS.keys())
+def test_construct_with_the_gateway_api(plugin: ProviderPlugin, inputs: dict[str, Any], dry_run: bool) -> None:
+    got = plugin.construct(TOKEN, "route", inputs, dry_run=dry_run)
+    want = run(lambda: EgressRoute("route", python_args(inputs)), preview=dry_run)  # type: ignore[arg-type]
+
+    assert registered(got) == {r.name: r for r in want.resources}
+    kinds = sorted({r.type.rsplit(":", 1)[-1] for r in want.resources if r.type != TOKEN})
+    assert kinds == (["DestinationRule", "Gateway", "ServiceEntry", "TLSRoute"] if inputs["tlsMode"] == "PASSTHROUGH"
+                     else ["DestinationRule", "Gateway", "HTTPRoute", "Role", "RoleBinding", "ServiceEntry"])
+    assert plain(got.outputs[got.urn]) == want.outputs["route"]
