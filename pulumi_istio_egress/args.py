@@ -100,8 +100,8 @@ class EgressRouteArgs(TypedDict):
     api: NotRequired[RouteApi]
     """ISTIO (default) or GATEWAY_API. A plain value: it decides which objects the route has. Under
     GATEWAY_API `gateway_selector` and `gateway_service` do not apply (Istio deploys the route's own
-    gateway), and whether `terminate_credential_name`/`ca_credential_name` are given must be known
-    when the route is declared (their values may be Outputs)."""
+    gateway), and whether `terminate_credential_name` is given must be known when the route is
+    declared (its value may be an Output)."""
 
     trust_domain: NotRequired[pulumi.Input[str]]
     """With `client_service_accounts`: the mesh trust domain in SPIFFE principals. Default

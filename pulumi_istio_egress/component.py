@@ -174,9 +174,7 @@ def _keys(name: str, args: EgressRouteArgs) -> list[ObjectKey]:
         raise error.for_route(name) from None
     originates = mode is not TlsMode.PASSTHROUGH
     if api is RouteApi.GATEWAY_API:
-        # Whether these are given decides objects (mesh leg kind, RBAC); their values may be Outputs.
+        # Whether termination is asked for decides the mesh leg's kind; the Secret's name may be an Output.
         terminates = originates and raw.get("terminate_credential_name") is not None
-        reads_credential = originates and any(
-            raw.get(f) is not None for f in ("client_credential_name", "ca_credential_name"))
-        return gateway_api_object_keys(originates, terminates, reads_credential, authz)
+        return gateway_api_object_keys(originates, terminates, mode is TlsMode.MUTUAL, authz)
     return object_keys(originates, namespaces, authz)

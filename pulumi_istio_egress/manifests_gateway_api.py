@@ -45,10 +45,10 @@ SERVICE_TYPE_ANNOTATION = "networking.istio.io/service-type"  # else Istio makes
 TERMINATE_MODE_OPTION = "gateway.istio.io/tls-terminate-mode"
 
 
-def gateway_api_object_keys(originates: bool, terminates: bool, reads_credential: bool,
+def gateway_api_object_keys(originates: bool, terminates: bool, mutual: bool,
                             authorization_policy: bool) -> list[ObjectKey]:
     """The objects of a GATEWAY_API route, in ``gateway_api_manifests`` order, from the fields that
-    decide which exist (presence of the credentials, not their values, which may be Outputs)."""
+    decide which exist (whether termination is asked for, not the Secret's name, which may be an Output)."""
     app_tls = not originates or terminates
     keys = [ObjectKey("serviceentry", NETWORKING, "ServiceEntry")]
     if not app_tls:
@@ -59,7 +59,7 @@ def gateway_api_object_keys(originates: bool, terminates: bool, reads_credential
     ]
     if originates:
         keys.append(ObjectKey("origination-destinationrule", NETWORKING, "DestinationRule"))
-    if reads_credential:
+    if mutual:
         keys += [ObjectKey("role", RBAC, "Role"), ObjectKey("rolebinding", RBAC, "RoleBinding")]
     keys += [
         ObjectKey("mesh-route", GATEWAY_API, "TLSRoute" if app_tls else "HTTPRoute"),
@@ -71,7 +71,7 @@ def gateway_api_object_keys(originates: bool, terminates: bool, reads_credential
 
 
 def keys_for(route: Route) -> list[ObjectKey]:
-    return gateway_api_object_keys(route.originates, route.terminates, _credential(route) is not None,
+    return gateway_api_object_keys(route.originates, route.terminates, _reads_client_certificate(route),
                                    route.authorization_policy)
 
 
@@ -84,7 +84,7 @@ def gateway_api_manifests(route: Route) -> dict[str, Manifest]:
     objects["gateway-destinationrule"] = gateway_destination_rule(route)
     if route.originates:
         objects["origination-destinationrule"] = verified_origination(route)
-    if _credential(route) is not None:
+    if _reads_client_certificate(route):
         objects["role"] = credential_role(route)
         objects["rolebinding"] = credential_role_binding(route)
     objects["mesh-route"] = mesh_route(route)
@@ -119,9 +119,12 @@ def _listener_port(route: Route) -> int:
     return GATEWAY_TLS_PORT if _app_tls(route) else GATEWAY_HTTP_PORT
 
 
-def _credential(route: Route) -> str | None:
-    """The Secret the gateway itself reads through SDS for its TLS to the host, if any."""
-    return route.client_credential_name or route.ca_credential_name
+def _reads_client_certificate(route: Route) -> bool:
+    """MUTUAL: the gateway's own proxy fetches the client key pair through SDS, which istiod grants
+    only if the proxy's ServiceAccount may list Secrets in its namespace (``sds.go``
+    filterAuthorizedResources, ``CredentialsController.Authorize``). SIMPLE's ``ca_credential_name``
+    needs no grant: a SIMPLE rule asks only for ``<name>-cacert``, which is public (CA-only)."""
+    return route.client_credential_name is not None
 
 
 def _entry(route: Route, name: str, ports: list[dict[str, Any]], export_to: Sequence[str]) -> Manifest:
@@ -197,16 +200,13 @@ def verified_origination(route: Route) -> Manifest:
 
 
 def credential_role(route: Route) -> Manifest:
-    """Istio authorizes SDS requests for a Secret against the proxy's ServiceAccount; the one Istio
-    deploys for a Gateway has no Role (istio.io docs, mutual TLS origination, Gateway API tab)."""
-    credential = _credential(route)
-    assert credential is not None
+    """Lets the ServiceAccount Istio deploys for the Gateway read the client credential (it has no
+    Role of its own; istio.io docs, mutual TLS origination, Gateway API tab)."""
     manifest = _object(route, RBAC, "Role", route.name("credential"), {})
     del manifest["spec"]
-    manifest["rules"] = [{
-        "apiGroups": [""], "resources": ["secrets"], "resourceNames": [credential],
-        "verbs": ["get", "watch", "list"],
-    }]
+    # No resourceNames: istiod's check is a SubjectAccessReview for `list secrets` in the namespace,
+    # with no name, which a name-restricted rule never allows.
+    manifest["rules"] = [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "watch", "list"]}]
     return manifest
 
 

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
 import yaml
 from gateway_api_crds import CHANNELS, gateway_api_crds
@@ -130,3 +131,24 @@ def test_bad_input_registers_nothing(args: dict[str, Any], message: str) -> None
 def test_api_defaults_to_istio() -> None:
     assert parse_route({k: v for k, v in BASE.items() if k != "api"}).api is RouteApi.ISTIO
     assert RouteApi("GATEWAY_API") is RouteApi.GATEWAY_API
+
+
+@pytest.mark.parametrize(("case", "outputs"), [
+    ("simple-termination", ("host", "terminate_credential_name", "gateway_namespace")),
+    ("mutual", ("host", "client_credential_name", "subject_alt_names")),
+    ("simple-ca-credential", ("port", "http_port", "ca_credential_name", "sni")),
+], ids=["termination", "mutual", "ca-credential"])
+def test_output_args_resolve_into_the_same_objects(case: str, outputs: tuple[str, ...]) -> None:
+    loaded = load(CASES_DIR / f"{case}.yaml")
+    args = dict(loaded["args"], **{f: pulumi.Output.from_input(loaded["args"][f]) for f in outputs})
+    recording = run(lambda: EgressRoute(loaded["name"], args))  # type: ignore[arg-type]
+    assert children(recording.resources, COMPONENT) == loaded["expected"]
+
+
+def test_api_as_output_is_refused_up_front() -> None:
+    args = {**BASE, "api": pulumi.Output.from_input("GATEWAY_API")}
+    with pytest.raises(EgressRouteError) as caught:
+        run(lambda: EgressRoute("cnn", args))  # type: ignore[arg-type]
+    assert str(caught.value).startswith("EgressRoute 'cnn': api=<pulumi.output.Output object at ")
+    assert str(caught.value).endswith(" is invalid: it is an Output, but it decides which objects the route "
+                                      "creates. Fix: pass a plain value (other fields may be Outputs)")
