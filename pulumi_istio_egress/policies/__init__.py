@@ -10,6 +10,7 @@ from . import (
     egress_via_gateway,
     egress_visibility,
     export_scope,
+    gateway_api_valid,
     istio_valid,
     mutual_credentials,
     server_certificates,
@@ -27,6 +28,7 @@ RESOURCE_RULES: tuple[ResourceRule, ...] = (
     dns_resolution.RULE,
     allowed_ports.RULE,
     istio_valid.RULE,
+    gateway_api_valid.RULE,
 )
 STACK_RULES: tuple[StackRule, ...] = (
     egress_via_gateway.RULE,

@@ -23,7 +23,7 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UnknownValueError, _is_unknown
 
 from ..findings import Finding, Manifest, object_ref
-from . import RESOURCE_RULES, STACK_RULES, istio_valid
+from . import RESOURCE_RULES, STACK_RULES, gateway_api_valid, istio_valid
 from .objects import kind_of
 from .rule import ResourceRule, StackRule
 
@@ -115,6 +115,9 @@ def resource_policy(rule: ResourceRule) -> ResourceValidationPolicy:
             report(message(finding), None)
         if rule is istio_valid.RULE and kind_of(manifest) in istio_valid.KINDS:
             _note_missing_crds(config)
+        if (rule is gateway_api_valid.RULE and gateway_api_valid.is_gateway_api(manifest)
+                and not gateway_api_valid.crd_paths(config)):
+            _CrdLayer.gateway_api_without_crds += 1
         _raise_unknown(unknown)
 
     return ResourceValidationPolicy(
@@ -169,6 +172,7 @@ class _CrdLayer:
     the coverage policy below can say so once, at the end of the run."""
 
     without_crds = 0
+    gateway_api_without_crds = 0  # likewise for gateway-api-valid, which judges nothing without CRDs
 
 
 def _note_missing_crds(config: Mapping[str, Any]) -> None:
@@ -187,9 +191,13 @@ def coverage_policy() -> StackValidationPolicy:
             report(f"istio-valid judged {_CrdLayer.without_crds} object(s) with istiod's webhook rules only: no "
                    "Istio CRDs were configured, so the CRD schema and CEL layer did not run. Fix: set istio-valid's "
                    "crdFiles (e.g. the output of `kubectl get crd -o yaml`) or $ISTIO_CRDS", None)
+        if _CrdLayer.gateway_api_without_crds:
+            report(f"gateway-api-valid did not judge {_CrdLayer.gateway_api_without_crds} Gateway API object(s): no "
+                   "Gateway API CRDs were configured. Fix: set gateway-api-valid's crdFiles (e.g. the output of "
+                   "`kubectl get crd -o yaml`) or $GATEWAY_API_CRDS", None)
 
     return StackValidationPolicy(
-        name=COVERAGE, description="Says when istio-valid ran without the cluster's Istio CRDs.",
+        name=COVERAGE, description="Says when istio-valid or gateway-api-valid ran without the cluster's CRDs.",
         validate=validate, enforcement_level=EnforcementLevel.ADVISORY, severity=Severity.LOW,
     )
 
@@ -199,6 +207,6 @@ def policies(resource_rules: Sequence[ResourceRule] = RESOURCE_RULES,
     """pulumi-policy policies for the given rules (all of ours by default)."""
     made: list[ResourceValidationPolicy | StackValidationPolicy] = [resource_policy(r) for r in resource_rules]
     made += [stack_policy(r) for r in stack_rules]
-    if istio_valid.RULE in resource_rules:
+    if istio_valid.RULE in resource_rules or gateway_api_valid.RULE in resource_rules:
         made.append(coverage_policy())
     return made
