@@ -90,3 +90,31 @@ def test_pack_says_when_gateway_api_objects_were_not_judged(monkeypatch: pytest.
                     "gateway-api-valid did not judge 3 Gateway API object(s): no Gateway API CRDs were configured. "
                     "Fix: set gateway-api-valid's crdFiles (e.g. the output of `kubectl get crd -o yaml`) or "
                     "$GATEWAY_API_CRDS")]
+
+
+DOCS = sorted((Path(__file__).parent / "fixtures" / "istio-docs" / "gateway-api").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", DOCS, ids=[p.stem for p in DOCS])
+def test_documented_configs_and_their_broken_variants_are_schema_valid(path: Path) -> None:
+    """Only routing semantics tell these configs apart: every object passes its CRDs and the webhook,
+    and each file states Istio's verdict for the routing rules to come."""
+    from test_conformance import istio_crds
+
+    from pulumi_istio_egress.webhook import webhook_findings
+
+    text = path.read_text()
+    verdict = [line.split(":", 1)[1].split()[0] for line in text.splitlines() if line.startswith("# verdict:")]
+    assert len(verdict) == 1, path.name
+    verdict_word = verdict[0].rstrip(",")
+    assert verdict_word in (("broken", "bypass") if path.stem.startswith("broken-") else ("pass", "bypass")), path.name
+    gateway_api = gateway_api_valid.RULE
+    for manifest in yaml.safe_load_all(text):
+        group = manifest["apiVersion"].rpartition("/")[0]
+        if group in gateway_api_valid.GROUPS:
+            assert list(gateway_api.check(manifest, {"crdFiles": crd_files()})) == [], manifest["metadata"]
+        elif group.endswith("istio.io"):
+            assert istio_crds().validate(manifest) == [], manifest["metadata"]
+            assert webhook_findings(manifest) == [], manifest["metadata"]
+        else:
+            assert group == "rbac.authorization.k8s.io"
