@@ -7,10 +7,10 @@ originates TLS, and a Role/RoleBinding so the deployed gateway may read a client
 
 Choices, and why:
 - **One Gateway per route**, in ``gateway_namespace``. Istio deploys a Gateway API Gateway as its own
-  Deployment and Service (``<gateway>-istio``, ``pilot/pkg/config/kube/gateway`` deployment
-  controller), so a route's listeners, credentials and AuthorizationPolicy touch no other route: the
-  shared-gateway failures (listener clashes, an ALLOW policy cutting off other hosts) cannot happen.
-  The cost is one gateway Deployment per external host.
+  Deployment, Service and ServiceAccount (``<gateway>-istio``: ``GetDefaultName`` in
+  ``pilot/pkg/config/kube/gatewaycommon``), so a route's listeners, credentials and
+  AuthorizationPolicy touch no other route: the shared-gateway failures (listener clashes, an ALLOW
+  policy cutting off other hosts) cannot happen. The cost is one gateway Deployment per host.
 - **Both legs are routes of the Gateway API**: the mesh leg has the ServiceEntry as parentRef
   (GAMMA; ``route_collections.go`` turns it into a mesh VirtualService for the entry's hosts) and
   sends to the gateway's Service; the gateway leg is bound to the route's listener (``sectionName``)
@@ -141,7 +141,7 @@ def client_service_entry(route: Route) -> Manifest:
     """The host as clients see it: only ports the mesh route sends to the gateway."""
     if route.http_port is not None:
         ports = [{"number": route.http_port, "name": f"http-{route.http_port}", "protocol": "HTTP"}]
-        export_to = [ns for ns in route.client_namespaces]  # not "." : the gateway's entry is the other one
+        export_to = list(route.client_namespaces)  # not ".": the gateway's entry is the other one
     else:
         protocol = "HTTPS" if route.originates else "TLS"
         ports = [{"number": route.port, "name": f"{protocol.lower()}-{route.port}", "protocol": protocol}]
