@@ -13,7 +13,7 @@ from test_conformance_gateway_api import MESH_HTTP_ROUTE, cel_fix, edited
 from pulumi_istio_egress.analyzer import Resource, run_pack
 from pulumi_istio_egress.findings import Finding
 from pulumi_istio_egress.policies import gateway_api_valid
-from pulumi_istio_egress.policies.pack import COVERAGE
+from pulumi_istio_egress.policies.pack import ADVISORIES
 
 PACK = Path(__file__).parents[1] / "policy"
 NO_PORT = edited(MESH_HTTP_ROUTE, ("spec", "rules", 0, "backendRefs", 0, "port"), ...)
@@ -70,7 +70,7 @@ def _emitted() -> list[dict[str, Any]]:
 
 def _ours(violations: list[Any]) -> list[tuple[str, str, str]]:
     return [(v.policy_name, v.urn.rsplit("::", 1)[-1], v.message.split("\n", 1)[-1])
-            for v in violations if v.policy_name in (gateway_api_valid.RULE.name, COVERAGE)]
+            for v in violations if v.policy_name in (gateway_api_valid.RULE.name, ADVISORIES)]
 
 
 def test_pack_judges_gateway_api_objects_with_their_crds(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -86,7 +86,7 @@ def test_pack_judges_gateway_api_objects_with_their_crds(monkeypatch: pytest.Mon
 def test_pack_says_when_gateway_api_objects_were_not_judged(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(gateway_api_valid.CRDS_ENV, raising=False)
     got = _ours(run_pack(PACK, [Resource.from_manifest(m) for m in _emitted()]))
-    assert got == [(COVERAGE, "project-stack",
+    assert got == [(ADVISORIES, "project-stack",
                     "gateway-api-valid did not judge 3 Gateway API object(s): no Gateway API CRDs were configured. "
                     "Fix: set gateway-api-valid's crdFiles (e.g. the output of `kubectl get crd -o yaml`) or "
                     "$GATEWAY_API_CRDS")]
@@ -118,3 +118,11 @@ def test_documented_configs_and_their_broken_variants_are_schema_valid(path: Pat
             assert webhook_findings(manifest) == [], manifest["metadata"]
         else:
             assert group == "rbac.authorization.k8s.io"
+
+
+@pytest.mark.parametrize(("manifest", "reason"), [
+    (MESH_HTTP_ROUTE, None),
+    (ISTIO_ENTRY, "gateway-api-valid judges only gateway.networking.k8s.io and gateway.networking.x-k8s.io kinds"),
+], ids=["gateway api route", "istio kind"])
+def test_applies_only_to_gateway_api_kinds(manifest: dict[str, Any], reason: str | None) -> None:
+    assert gateway_api_valid.applies(manifest, {}) == reason

@@ -4,7 +4,7 @@ The sibling of ``istio-valid`` for ``gateway.networking.k8s.io`` kinds (Gateway,
 ReferenceGrant, ...): their CRDs' openAPIV3Schema, defaults and CEL rules (``conformance``), when
 ``crdFiles`` or ``$GATEWAY_API_CRDS`` names the cluster's Gateway API CRDs. There is no webhook
 layer: Gateway API moved all of its validation into the CRDs (CEL) and retired its webhook. Without
-CRDs this rule judges nothing, and the pack's coverage policy says so.
+CRDs this rule judges nothing, and its note says so once per run.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def check(manifest: Manifest, config: Config) -> Iterator[Finding]:
         return
     paths = crd_paths(config)
     if not paths:
-        return  # not judged; counted by the pack's coverage policy
+        return  # not judged: the note says so
     try:
         crds = load_crds(paths)
     except (OSError, ValueError) as error:
@@ -49,12 +49,26 @@ def check(manifest: Manifest, config: Config) -> Iterator[Finding]:
     yield from crds.validate(manifest)
 
 
+def applies(manifest: Manifest, config: Config) -> str | None:
+    return None if is_gateway_api(manifest) else f"gateway-api-valid judges only {' and '.join(GROUPS)} kinds"
+
+
+def note(config: Config) -> str | None:
+    """Said once per run: without CRDs nothing was judged."""
+    if crd_paths(config):
+        return None
+    return ("gateway-api-valid did not judge {count} Gateway API object(s): no Gateway API CRDs were configured. "
+            "Fix: set gateway-api-valid's crdFiles (e.g. the output of `kubectl get crd -o yaml`) or $GATEWAY_API_CRDS")
+
+
 RULE = ResourceRule(
     name="gateway-api-valid",
     description="Gateway API objects pass the cluster's Gateway API CRD schemas and CEL rules (with crdFiles).",
     severity="critical",
     enforcement="mandatory",
     check=check,
+    applies=applies,
+    note=note,
     config_schema={"crdFiles": {
         "type": "array", "items": {"type": "string"}, "default": [],
         "description": "Gateway API CRD files (e.g. the release's experimental-install.yaml, or `kubectl get crd "
