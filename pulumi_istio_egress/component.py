@@ -9,38 +9,42 @@ from typing import Any
 import pulumi
 from pulumi.output import Unknown
 
-from .args import EgressRouteArgs, RouteApi, TlsMode
+from .args import Dataplane, EgressRouteArgs, RouteApi, TlsMode
 from .findings import Manifest
 from .manifests import ObjectKey, keyed_manifests, object_keys
+from .manifests_ambient import USE_WAYPOINT, ambient_keyed_manifests, ambient_object_keys
 from .manifests_gateway_api import RBAC, gateway_api_manifests, gateway_api_object_keys
-from .route import EgressRouteError, Route, parse_api, parse_route, parse_structure, require_mapping
+from .route import EgressRouteError, Route, parse_api, parse_dataplane, parse_route, parse_structure, require_mapping
 
 TYPE_TOKEN = "istio-egress:index:EgressRoute"
 # These decide which objects exist, so they must be known when the component is declared.
-STRUCTURAL_FIELDS = ("tls_mode", "client_namespaces", "authorization_policy", "api")
+STRUCTURAL_FIELDS = ("tls_mode", "client_namespaces", "authorization_policy", "dataplane", "waypoint", "api")
 
 
 class EgressRoute(pulumi.ComponentResource):
     """Pod traffic to one external host, through the Istio egress gateway, wired completely:
-    ServiceEntry, Gateway, DestinationRules, VirtualService and optionally an AuthorizationPolicy
-    (with `api` GATEWAY_API: a Gateway API Gateway and HTTPRoute/TLSRoute legs instead)."""
+    ServiceEntry, Gateway, DestinationRules, VirtualService and optionally an AuthorizationPolicy.
+    Under `dataplane` AMBIENT: a waypoint (unless `waypoint` names one), a ServiceEntry bound to it,
+    the originating DestinationRule and optionally an AuthorizationPolicy targeting the ServiceEntry.
+    Under `api` GATEWAY_API: a Gateway API Gateway for the route and HTTPRoute/TLSRoute legs instead."""
 
     namespace: pulumi.Output[str]
-    """Namespace of the gateway-side objects (the egress gateway's)."""
+    """Namespace of the gateway-side objects (the egress gateway's; under AMBIENT the egress namespace)."""
     service_entry_name: pulumi.Output[str]
     """Name of the ServiceEntry."""
     gateway_name: pulumi.Output[str]
-    """Name of the Gateway."""
+    """Name of the Gateway; under AMBIENT the waypoint's (made by the route or named in `waypoint`)."""
     virtual_service_name: pulumi.Output[str]
-    """Name of the VirtualService; empty under GATEWAY_API."""
+    """Name of the VirtualService; empty under AMBIENT and GATEWAY_API."""
     gateway_destination_rule_name: pulumi.Output[str]
-    """Name of the DestinationRule defining the route's gateway subset, one in each client namespace."""
+    """Name of the DestinationRule defining the route's gateway subset, one in each client namespace;
+    empty under AMBIENT."""
     origination_destination_rule_name: pulumi.Output[str]
     """Name of the TLS-originating DestinationRule; empty under PASSTHROUGH."""
     authorization_policy_name: pulumi.Output[str]
     """Name of the AuthorizationPolicy; empty without `authorization_policy`."""
     subset_name: pulumi.Output[str]
-    """The egress gateway subset that carries this route; empty under GATEWAY_API (its own gateway)."""
+    """The egress gateway subset that carries this route; empty under AMBIENT and GATEWAY_API (its own gateway)."""
     objects: pulumi.Output[list[str]]
     """Every object made, as `Kind namespace/name`, in apply order."""
 
@@ -102,18 +106,29 @@ def _outputs(plan: dict[str, Manifest]) -> dict[str, Any]:
     def name_of(key: str) -> str:
         return str(plan[key]["metadata"]["name"]) if key in plan else ""
 
-    gateway_rule = next(m for k, m in plan.items() if k.startswith("gateway-destinationrule"))
+    gateway_rule = next((m for k, m in plan.items()
+                         if k == "gateway-destinationrule" or k.startswith("gateway-destinationrule-")), None)
+    service_entry = plan["serviceentry"]
+    # Ambient: the waypoint may be an existing one, named only by the ServiceEntry's label.
+    waypoint = service_entry["metadata"]["labels"].get(USE_WAYPOINT)
     return {
-        "namespace": str(plan["gateway"]["metadata"]["namespace"]),
+        "namespace": str(service_entry["metadata"]["namespace"]),
         "service_entry_name": name_of("serviceentry"),
-        "gateway_name": name_of("gateway"),
+        "gateway_name": str(waypoint) if waypoint is not None else name_of("gateway"),
         "virtual_service_name": name_of("virtualservice"),
-        "gateway_destination_rule_name": str(gateway_rule["metadata"]["name"]),
+        "gateway_destination_rule_name": str(gateway_rule["metadata"]["name"]) if gateway_rule else "",
         "origination_destination_rule_name": name_of("origination-destinationrule"),
         "authorization_policy_name": name_of("authorizationpolicy"),
-        "subset_name": str(gateway_rule["spec"]["subsets"][0]["name"]) if "subsets" in gateway_rule["spec"] else "",
+        "subset_name": (str(gateway_rule["spec"]["subsets"][0]["name"])
+                        if gateway_rule and "subsets" in gateway_rule["spec"] else ""),
         "objects": [_ref(m) for m in plan.values()],
     }
+
+
+def _keyed(route: Route) -> dict[str, Manifest]:
+    if route.ambient:
+        return ambient_keyed_manifests(route)
+    return gateway_api_manifests(route) if route.api is RouteApi.GATEWAY_API else keyed_manifests(route)
 
 
 def _pick(values: pulumi.Output[dict[str, Any]], key: str) -> pulumi.Output[Any]:
@@ -140,21 +155,17 @@ def _plan(name: str, args: EgressRouteArgs) -> dict[str, Manifest] | pulumi.Outp
     """The route's manifests by key: computed now when every input is plain, else when they resolve."""
     if not _is_pending(args):
         try:
-            return _manifests(parse_route(args))
+            return _keyed(parse_route(args))
         except EgressRouteError as error:
             raise error.for_route(name) from None
 
     def build(resolved: dict[str, Any]) -> dict[str, Manifest]:
         try:
-            return _manifests(parse_route(resolved))
+            return _keyed(parse_route(resolved))
         except EgressRouteError as error:
             raise error.for_route(name) from None
 
     return pulumi.Output.from_input(dict(args)).apply(build)
-
-
-def _manifests(route: Route) -> dict[str, Manifest]:
-    return gateway_api_manifests(route) if route.api is RouteApi.GATEWAY_API else keyed_manifests(route)
 
 
 def _keys(name: str, args: EgressRouteArgs) -> list[ObjectKey]:
@@ -169,10 +180,13 @@ def _keys(name: str, args: EgressRouteArgs) -> list[ObjectKey]:
                     "pass a plain value (other fields may be Outputs)",
                 )
         mode, namespaces, authz = parse_structure(raw)
+        dataplane, existing_waypoint = parse_dataplane(raw)
         api = parse_api(raw)
     except EgressRouteError as error:
         raise error.for_route(name) from None
     originates = mode is not TlsMode.PASSTHROUGH
+    if dataplane is Dataplane.AMBIENT:
+        return ambient_object_keys(originates, existing_waypoint is None, authz)
     if api is RouteApi.GATEWAY_API:
         # Whether termination is asked for decides the mesh leg's kind; the Secret's name may be an Output.
         terminates = originates and raw.get("terminate_credential_name") is not None

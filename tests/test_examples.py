@@ -19,16 +19,15 @@ PROGRAMS = {"root": ROOT} | {
     p.name: p for p in sorted((ROOT / "examples").iterdir()) if (p / "__main__.py").is_file()
 }
 CRDS = Path(os.environ.get("ISTIO_CRDS", ROOT.parent / "shared" / "reference" / "istio-crds" / "crd-all.gen.yaml"))
+# The ambient example's waypoint and the gateway-api example's Gateways and routes are Gateway API objects.
+GATEWAY_API_CRDS = channel_path("standard")
 
 
 @pytest.fixture(scope="module")
 def crds() -> CrdSet:
-    """Istio's CRDs and Gateway API's experimental channel (a superset of standard), as a cluster
-    running Istio's Gateway API egress has them."""
     assert CRDS.is_file(), f"Istio CRDs not found at {CRDS}: set ISTIO_CRDS (the conformance check must run)"
-    gateway_api = channel_path("experimental")
-    assert gateway_api.is_file(), f"Gateway API CRDs not found at {gateway_api}: set GATEWAY_API_CRDS"
-    return CrdSet.load(CRDS, gateway_api)
+    assert GATEWAY_API_CRDS.is_file(), f"Gateway API CRDs not found at {GATEWAY_API_CRDS}: set GATEWAY_API_CRDS_DIR"
+    return CrdSet.load(CRDS, GATEWAY_API_CRDS)
 
 
 def _checked(manifest: dict[str, object]) -> bool:

@@ -109,6 +109,12 @@ BAD_INPUT = {
         "'istio-system', where only the gateway may see the host's TLS port (a client there could reach it "
         "without the gateway). Fix: run clients in other namespaces, or give the route its own gateway_namespace",
     ),
+    "not with the ambient data plane": (
+        {**BASE, "dataplane": "AMBIENT"},
+        "EgressRoute 'cnn': api='GATEWAY_API' is invalid: it chooses how sidecars reach an egress gateway; under "
+        "AMBIENT the route's waypoint (already a Gateway API Gateway) is the egress point. Fix: remove api, or use "
+        "dataplane SIDECAR",
+    ),
     "same rules as ISTIO: PASSTHROUGH has no SNI": (
         {**BASE, "tls_mode": "PASSTHROUGH", "sni": "edition.cnn.com"},
         "EgressRoute 'cnn': sni='edition.cnn.com' is invalid: PASSTHROUGH never touches the app's TLS, so it has "
