@@ -28,6 +28,7 @@ import difflib
 import ipaddress
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 from .findings import Manifest
@@ -189,7 +190,7 @@ def _ports(field: str, value: Any, default: tuple[int, ...]) -> tuple[int, ...]:
         raise EgressLockdownError(field, value, "it is not a non-empty list of port numbers", f"pass a list, {example}")
     ports: list[int] = []
     for item in value:
-        port = _lockdown_error(lambda item=item: _port(field, item, default[0]))
+        port = _lockdown_error(partial(_port, field, item, default[0]))
         if port in ports:
             raise EgressLockdownError(field, port, "it is listed twice", "list each port once")
         ports.append(port)

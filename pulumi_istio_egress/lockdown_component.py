@@ -2,6 +2,7 @@
 
 # No `from __future__ import annotations`: Pulumi reads these annotations at runtime for the
 # multi-language schema.
+from functools import partial
 from typing import Any
 
 import pulumi
@@ -42,7 +43,7 @@ class EgressLockdown(pulumi.ComponentResource):
             if isinstance(plan, dict):
                 metadata, spec = plan[key]["metadata"], plan[key]["spec"]
             else:
-                manifest = plan.apply(lambda p, key=key: p[key])
+                manifest = plan.apply(partial(_pick, key))
                 metadata, spec = manifest.apply(lambda m: m["metadata"]), manifest.apply(lambda m: m["spec"])
             if kind == "NetworkPolicy":
                 # The typed resource: pulumi-kubernetes checks it against Kubernetes' own schema.
@@ -58,9 +59,13 @@ class EgressLockdown(pulumi.ComponentResource):
         else:
             resolved = plan.apply(_outputs)
             for field in OUTPUT_FIELDS:
-                setattr(self, field, resolved.apply(lambda v, field=field: v[field]))
+                setattr(self, field, resolved.apply(partial(_pick, field)))
             outputs = {field: getattr(self, field) for field in OUTPUT_FIELDS}
         self.register_outputs(outputs)
+
+
+def _pick(key: str, values: dict[str, Any]) -> Any:
+    return values[key]
 
 
 def _outputs(plan: dict[str, Manifest]) -> dict[str, Any]:
