@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from kubernetes_types import network_policy_problems
 
 from pulumi_istio_egress.conformance import CrdSet
@@ -49,8 +48,8 @@ def test_every_manifest_passes_the_crds_and_the_webhook(rendered: tuple[str, str
     assert manifests
     # NetworkPolicy is Kubernetes' own kind, not an Istio CRD: pulumi-kubernetes' types check it.
     problems = {f"{m['kind']} {m['metadata']['namespace']}/{m['metadata']['name']}":
-                network_policy_problems(m) if m["kind"] == "NetworkPolicy" else [*crds.validate(m), *webhook_findings(m)]
-                for m in manifests}
+                network_policy_problems(m) if m["kind"] == "NetworkPolicy"
+                else [*crds.validate(m), *webhook_findings(m)] for m in manifests}
     assert problems == {ref: [] for ref in problems}
 
 
