@@ -298,6 +298,8 @@ RULE_CASES: list[tuple[str, list[Manifest], dict[str, Any], list[tuple[str, str,
          "Sidecar payments/legacy applies to the pods of client namespace payments its workloadSelector matches and "
          "sets outboundTrafficPolicy ALLOW_ANY, so those sidecars pass hosts the mesh does not know straight out",
          "set outboundTrafficPolicy {mode: REGISTRY_ONLY}")]),
+    ("a ServiceEntry exported nowhere has no clients",
+     edited(route(), "ServiceEntry", ("spec", "exportTo"), ["~"]), {}, []),
     ("a ServiceEntry exported everywhere is not judged",
      edited(route() + lockdown(), "ServiceEntry", ("spec", "exportTo"), ["*"]), {}, [
          (SE, "spec.exportTo", ["*"],

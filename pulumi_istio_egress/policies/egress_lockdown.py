@@ -77,6 +77,8 @@ def _clients(manifests: Sequence[Manifest], report: list[tuple[Manifest, Finding
             continue
         for i, raw in strings(spec(entry).get("exportTo")):
             namespace = own if raw == "." else raw
+            if namespace not in scope:
+                continue  # "~": exported nowhere
             if namespace == own and own in gateway_namespaces:
                 continue  # the egress gateway's namespace: its pods must reach the host
             client = clients.setdefault(namespace, _Client(namespace))
