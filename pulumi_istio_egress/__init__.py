@@ -2,7 +2,7 @@
 
 from typing import TYPE_CHECKING, Any
 
-from .args import EgressRouteArgs, TlsMode
+from .args import Dataplane, EgressRouteArgs, TlsMode
 from .findings import Finding, Manifest
 from .lockdown import EgressLockdownError, Lockdown, lockdown_manifests, parse_lockdown
 from .lockdown_args import EgressLockdownArgs, InClusterEgress
@@ -29,6 +29,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
+    "Dataplane",
     "EgressLockdown",
     "EgressLockdownArgs",
     "EgressLockdownError",

@@ -14,6 +14,8 @@ from . import (
     istio_valid,
     mutual_credentials,
     server_certificates,
+    waypoint_binding,
+    waypoint_policies,
     wildcard_hosts,
 )
 from .rule import ResourceRule, StackRule
@@ -34,6 +36,8 @@ STACK_RULES: tuple[StackRule, ...] = (
     egress_references.RULE,
     egress_visibility.RULE,
     egress_lockdown.RULE,
+    waypoint_binding.RULE,
+    waypoint_policies.RULE,
 )
 
 __all__ = ["RESOURCE_RULES", "STACK_RULES", "ResourceRule", "StackRule"]
