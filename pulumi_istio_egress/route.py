@@ -10,7 +10,7 @@ import dataclasses
 import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from .args import Dataplane, EgressRouteArgs, RouteApi, TlsMode
 from .names import (
@@ -42,18 +42,21 @@ FIELDS: tuple[str, ...] = tuple(EgressRouteArgs.__annotations__)
 class EgressRouteError(ValueError):
     """Bad ``EgressRoute`` input: the message names the field, the value and the fix."""
 
+    component: ClassVar[str] = "EgressRoute"
+    """The component named in front of the message; subclasses for other components set their own."""
+
     def __init__(self, field: str, value: Any, problem: str, fix: str, route: str | None = None) -> None:
         self.field = field
         self.value = value
         self.problem = problem
         self.fix = fix
         self.route = route
-        where = f"EgressRoute {route!r}: " if route else ""
+        where = f"{self.component} {route!r}: " if route else ""
         super().__init__(f"{where}{field}={_show(value)} is invalid: {problem}. Fix: {fix}")
 
     def for_route(self, route: str) -> EgressRouteError:
-        """The same error, naming the route it came from."""
-        return EgressRouteError(self.field, self.value, self.problem, self.fix, route)
+        """The same error (same class), naming the resource it came from."""
+        return type(self)(self.field, self.value, self.problem, self.fix, route)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from . import (
     allowed_ports,
     audited_hosts,
     dns_resolution,
+    egress_lockdown,
     egress_references,
     egress_via_gateway,
     egress_visibility,
@@ -36,6 +37,7 @@ STACK_RULES: tuple[StackRule, ...] = (
     egress_via_gateway.RULE,
     egress_references.RULE,
     egress_visibility.RULE,
+    egress_lockdown.RULE,
     waypoint_binding.RULE,
     waypoint_policies.RULE,
 )
