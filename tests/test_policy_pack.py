@@ -68,10 +68,10 @@ CASES = [
      ]),
     ("custom ports with the default allowedPorts", route("custom-gateway"), None, [
         ("allowed-ports", "mandatory", "egress/egress-partner-example-org",
-         "spec.ports[0].number: the port is not in allowedPorts (got 8080). Fix: use one of [80, 443], or have it "
+         "spec.ports[0].number: the port is not in allowedPorts (got 8443). Fix: use one of [80, 443], or have it "
          "added to allowedPorts"),
-        ("allowed-ports", "mandatory", "egress/egress-partner-example-org",
-         "spec.ports[1].number: the port is not in allowedPorts (got 8443). Fix: use one of [80, 443], or have it "
+        ("allowed-ports", "mandatory", "orders/egress-partner-example-org",
+         "spec.ports[0].number: the port is not in allowedPorts (got 8080). Fix: use one of [80, 443], or have it "
          "added to allowedPorts"),
     ]),
     ("the blog recipe: SIMPLE gateway, no VirtualService", manifests("manifests/blog-recipe.yaml"), None, [
@@ -134,6 +134,6 @@ def test_without_crds_the_pack_says_once_that_the_schema_layer_did_not_run(monke
     monkeypatch.delenv("ISTIO_CRDS", raising=False)
     got = judged(run_pack(PACK, [Resource.from_manifest(m) for m in route("passthrough")]))
     assert got == [(COVERAGE, "advisory", "project-stack",
-                    "istio-valid judged 4 object(s) with istiod's webhook rules only: no Istio CRDs were configured, "
+                    "istio-valid judged 5 object(s) with istiod's webhook rules only: no Istio CRDs were configured, "
                     "so the CRD schema and CEL layer did not run. Fix: set istio-valid's crdFiles (e.g. the output "
                     "of `kubectl get crd -o yaml`) or $ISTIO_CRDS")]
