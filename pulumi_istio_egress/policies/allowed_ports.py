@@ -8,14 +8,14 @@ from ..findings import Finding, Manifest
 from .objects import dicts, is_external_service_entry, port_number, spec
 from .rule import Config, ResourceRule
 
-DEFAULT_PORTS = [80, 443]
-
 
 def check(manifest: Manifest, config: Config) -> Iterator[Finding]:
-    if not is_external_service_entry(manifest):
+    # Like allowedHosts: an organisation that has not listed its ports has no port policy. A built-in
+    # [80, 443] failed Istio's documented routes on other ports (port 8443) by default.
+    value = config.get("allowedPorts")
+    if not isinstance(value, list) or not is_external_service_entry(manifest):
         return
-    value = config.get("allowedPorts", DEFAULT_PORTS)
-    allowed = {port_number(p) for p in value} if isinstance(value, list) else set(DEFAULT_PORTS)
+    allowed = {port_number(p) for p in value}
     for i, port in dicts(spec(manifest).get("ports")):
         number = port_number(port.get("number"))
         if number is not None and number not in allowed:
@@ -25,12 +25,12 @@ def check(manifest: Manifest, config: Config) -> Iterator[Finding]:
 
 RULE = ResourceRule(
     name="allowed-ports",
-    description="MESH_EXTERNAL ServiceEntry ports are in allowedPorts.",
+    description="MESH_EXTERNAL ServiceEntry ports are in allowedPorts (when configured).",
     severity="medium",
     enforcement="mandatory",
     check=check,
     config_schema={"allowedPorts": {
-        "type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 65535}, "default": DEFAULT_PORTS,
-        "description": "Ports external hosts may be reached on.",
+        "type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 65535},
+        "description": "Ports external hosts may be reached on. Unset: the rule does not apply.",
     }},
 )
