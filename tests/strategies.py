@@ -66,7 +66,8 @@ label_values = st.one_of(st.just(""), dns_labels(20))
 @st.composite
 def valid_args(draw: st.DrawFn) -> dict[str, Any]:
     """Args that respect every documented rule (mode-specific fields, distinct ports, accounts in client
-    namespaces, clients outside the gateway namespace). The validator should accept them; the properties hold either way."""
+    namespaces, clients outside the gateway namespace). The validator should accept them; the properties
+    hold either way."""
     mode = draw(st.sampled_from(list(TlsMode)))
     args: dict[str, Any] = {
         "host": draw(fqdns()),
