@@ -74,7 +74,10 @@ class Routing:
     scope: frozenset[str]
     """Where sidecars see such a route."""
     gateway_namespaces: frozenset[str]
-    """Where the gateway lives: its Gateway objects' and its Services' namespaces."""
+    """Where the gateway runs: the namespaces of the gateway Services mesh routes send the host to.
+    Not the Gateway objects' namespaces: a Gateway selects pods in any namespace, and istiod reads
+    the gateway's DestinationRules and credentials from the pods' namespace (pilot/pkg/xds/sds.go,
+    SidecarScope.DestinationRule in pilot/pkg/model/sidecar.go). Empty when no mesh route says."""
     subsets: dict[VirtualService, tuple[tuple[str, str], ...]]
     """(gateway Service, subset) pairs each mesh VirtualService sends the host to."""
 
@@ -93,7 +96,7 @@ class Routing:
             to_gateway=to_gateway, bypassing=tuple(r for r in mesh if r.bypass is not None),
             mesh_virtual_services=tuple(subsets),
             scope=frozenset[str]().union(*(vs.scope for vs in subsets)),
-            gateway_namespaces=frozenset({g.namespace for g in gateways} | {ns for ns in homes if ns}),
+            gateway_namespaces=frozenset(ns for ns in homes if ns),
             subsets={vs: tuple(pairs) for vs, pairs in subsets.items()},
         )
 
@@ -158,10 +161,10 @@ def _labels(selector: dict[str, Any]) -> str:
 
 
 def client_namespaces(entry: Obj, routing: Routing) -> frozenset[str]:
-    """Namespaces whose sidecars use the entry's host: where it is exported, less its own namespace
-    when the egress gateway lives there (``{"*"}``: all)."""
-    if entry.namespace in routing.gateway_namespaces and "*" not in entry.scope:
-        return entry.scope - {entry.namespace}
+    """Namespaces whose sidecars use the entry's host: where it is exported, less the namespaces the
+    egress gateway runs in (its own view of the host is not a client's) (``{"*"}``: all)."""
+    if "*" not in entry.scope:
+        return entry.scope - routing.gateway_namespaces
     return entry.scope
 
 
