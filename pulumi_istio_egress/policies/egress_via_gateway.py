@@ -29,7 +29,7 @@ external host, or to a non-Service name.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -45,7 +45,7 @@ from .egress_references import (
     listing,
     refs,
 )
-from .objects import MESH, host_key, host_matches, service_namespace, strings, visible_in
+from .objects import MESH, host_key, host_matches, service_namespace, strings, unmodelled_service_entries, visible_in
 from .rule import Config, StackRule
 
 
@@ -174,10 +174,14 @@ def check(manifests: Sequence[Manifest], config: Config) -> list[tuple[Manifest,
 
 
 def _check(manifests: Sequence[Manifest], config: Config) -> list[tuple[Manifest, Finding]]:
+    manifests = list(manifests) if isinstance(manifests, Iterator) else manifests
+    unmodelled = unmodelled_service_entries(manifests)  # ambient, Gateway API: not judged, see objects.py
     stack = Stack(manifests, destination_rules=False)  # this rule never reads them
     router = Router(stack)
     report = Report()
     for entry in stack.service_entries:
+        if (entry.namespace, entry.name) in unmodelled:
+            continue
         for i, raw in strings(entry.body.get("hosts")):
             _judge(entry, f"spec.hosts[{i}]", raw, router(host_key(raw)), report)
     return report.items

@@ -25,7 +25,7 @@ as not scoped and client visibility is not judged.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from itertools import islice
 from typing import Any
 
@@ -42,7 +42,7 @@ from .egress_references import (
     root_namespace,
 )
 from .egress_via_gateway import Router, Routing, client_namespaces
-from .objects import destination_rule_tls, export_to, host_key, strings, visible_in
+from .objects import destination_rule_tls, export_to, host_key, strings, unmodelled_service_entries, visible_in
 from .rule import Config, StackRule
 
 FIX_SCOPE = "set exportTo to '.' and the client namespaces that use the route"
@@ -54,11 +54,15 @@ def check(manifests: Sequence[Manifest], config: Config) -> list[tuple[Manifest,
 
 
 def _check(manifests: Sequence[Manifest], config: Config) -> list[tuple[Manifest, Finding]]:
+    manifests = list(manifests) if isinstance(manifests, Iterator) else manifests
+    unmodelled = unmodelled_service_entries(manifests)  # ambient, Gateway API: not judged, see objects.py
     stack = Stack(manifests, root_namespace(config))
     router = Router(stack)
     report = Report()
     clients_of: dict[str, set[str]] = {}
     for entry in stack.service_entries:
+        if (entry.namespace, entry.name) in unmodelled:
+            continue
         hosts = [host_key(raw) for _, raw in strings(entry.body.get("hosts"))]
         if "*" in entry.scope and hosts:
             report.add(entry, "spec.exportTo", _raw(entry),
