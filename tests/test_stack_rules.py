@@ -48,6 +48,17 @@ def judge(rule: str, manifests: Any, config: dict[str, Any] | None = None) -> li
     return rows
 
 
+def unrouted_tls_port(entry: str, host: str) -> Row:
+    """egress-via-gateway's per-port verdict on the classic origination layout (Istio's docs): the
+    ServiceEntry shows the host's 443 to clients, the mesh route covers only 80, and istiod gives an
+    unrouted TLS port a direct SNI chain to the host (pilot/pkg/networking/core/tls.go)."""
+    return (f"ServiceEntry {entry}", "spec.ports[1].number", 443,
+            f"no mesh route sends port 443 of {host} to the egress gateway (routes cover 80), so sidecars that "
+            "see this port send it straight to the host",
+            "route port 443 from mesh to the egress gateway too, or leave it out of the ServiceEntry clients see "
+            "(EgressRoute keeps the host's TLS port in a gateway-only ServiceEntry)")
+
+
 def test_rule_metadata() -> None:
     got = {name: (m.RULE.severity, m.RULE.enforcement, m.RULE.defaults()) for name, m in MODULES.items()}
     assert got == {
@@ -100,9 +111,11 @@ EXPECTED: dict[str, dict[str, list[Row]]] = {
              "set exportTo to ['.'] and keep the rule in the egress gateway's namespace"),
         ],
     },
-    # Istio's own layout, right as written: the gateway runs where its Service is, not where the Gateway is.
+    # Istio's own layout: the gateway runs where its Service is, not where the Gateway is, so the
+    # credentials are placed right; only the docs' unrouted 443 is a true bypass.
     "mtls-origination-docs-layout": {
-        "egress-via-gateway": [], "egress-references-resolve": [], "egress-visibility": [],
+        "egress-via-gateway": [unrouted_tls_port("default/nginx", "my-nginx.mesh-external.svc.cluster.local")],
+        "egress-references-resolve": [], "egress-visibility": [],
     },
     # Flavours the rules do not model yet are not judged (objects.unmodelled_service_entries), not bypasses.
     "gateway-api-egress": {"egress-via-gateway": [], "egress-references-resolve": [], "egress-visibility": []},
@@ -121,7 +134,7 @@ EXPECTED: dict[str, dict[str, list[Row]]] = {
         "egress-visibility": [],
     },
     "istio-docs-layout": {
-        "egress-via-gateway": [],
+        "egress-via-gateway": [unrouted_tls_port("default/cnn", "edition.cnn.com")],
         "egress-references-resolve": [
             ('VirtualService default/direct-cnn-through-egress-gateway', 'spec.http[0].route[0].destination.subset',
              'cnn',
@@ -259,7 +272,7 @@ EXPECTED: dict[str, dict[str, list[Row]]] = {
         "egress-visibility": [],
     },
     "origination-exported-everywhere": {
-        "egress-via-gateway": [],
+        "egress-via-gateway": [unrouted_tls_port("istio-system/github", "api.github.com")],
         "egress-references-resolve": [],
         "egress-visibility": [
             ('DestinationRule istio-system/github-origination', 'spec.exportTo', ['*'],
@@ -270,7 +283,7 @@ EXPECTED: dict[str, dict[str, list[Row]]] = {
         ],
     },
     "origination-in-client-namespace": {
-        "egress-via-gateway": [],
+        "egress-via-gateway": [unrouted_tls_port("istio-system/github", "api.github.com")],
         "egress-references-resolve": [],
         "egress-visibility": [
             ('DestinationRule ci/github-origination', 'metadata.namespace', 'ci',
@@ -348,7 +361,7 @@ EXPECTED: dict[str, dict[str, list[Row]]] = {
         ],
     },
     "sni-mismatch": {
-        "egress-via-gateway": [],
+        "egress-via-gateway": [unrouted_tls_port("istio-system/github", "api.github.com")],
         "egress-references-resolve": [
             ('VirtualService istio-system/stripe', 'spec.tls[1].match[0].sniHosts[1]', 'www.stripe.com',
              'SNI host www.stripe.com is not served by Gateway istio-system/stripe (its servers take '
@@ -391,6 +404,7 @@ EXPECTED: dict[str, dict[str, list[Row]]] = {
     },
     "vs-not-visible-to-client": {
         "egress-via-gateway": [
+            unrouted_tls_port("istio-system/github", "api.github.com"),
             ('ServiceEntry istio-system/github', 'spec.hosts[0]', 'api.github.com',
              'the VirtualService routing api.github.com to the egress gateway (istio-system/github) '
              'is not visible in builds, where ServiceEntry istio-system/github exports '

@@ -52,6 +52,7 @@ from .objects import (
     is_external_service_entry,
     meta,
     networking_kind,
+    port_number,
     service_namespace,
     spec,
     strings,
@@ -104,6 +105,8 @@ class Match(NamedTuple):
     """Where the match applies: its own ``gateways``, else the VirtualService's."""
     sni: tuple[tuple[int, str], ...] | None
     """(index, host) of ``sniHosts``; None when the match does not restrict hosts."""
+    port: int | None = None
+    """The match's ``port``; None when it takes every port."""
 
 
 class RouteRule(NamedTuple):
@@ -456,7 +459,8 @@ def _route_rules(manifest: Manifest, namespace: str, body: dict[str, Any],
             for j, match in dicts(rule.get("match")):
                 names = [gateway_ref(manifest, g) for _, g in strings(match.get("gateways"))]
                 sni = tuple(strings(match.get("sniHosts"))) if section == "tls" else ()
-                matches.append(Match(f"{path}.match[{j}]", frozenset(names) if names else everywhere, sni or None))
+                matches.append(Match(f"{path}.match[{j}]", frozenset(names) if names else everywhere, sni or None,
+                                     port_number(match.get("port"))))
             if not matches:
                 matches.append(Match(path, everywhere, None))
             destinations = []
