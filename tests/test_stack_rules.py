@@ -122,6 +122,21 @@ EXPECTED: dict[str, dict[str, list[Row]]] = {
     "ambient-waypoint-egress": {
         "egress-via-gateway": [], "egress-references-resolve": [], "egress-visibility": [],
     },
+    # istiod takes the last unmerged DestinationRule without a selector, not the first.
+    "subset-replaced-by-later-rule": {
+        "egress-via-gateway": [],
+        "egress-references-resolve": [
+            ("VirtualService istio-system/egress-api-stripe-com", "spec.tls[0].route[0].destination.subset",
+             "egress-api-stripe-com",
+             "subset egress-api-stripe-com of istio-egressgateway.istio-system.svc.cluster.local is not defined where "
+             "this route is used: in payments the DestinationRule Istio uses there (payments/egressgateway-pool) does "
+             "not define it; requests on the route fail with 503",
+             "define subset egress-api-stripe-com in a DestinationRule for "
+             "istio-egressgateway.istio-system.svc.cluster.local that those namespaces see (EgressRoute puts one in "
+             "each client namespace, exported to '.'), or fix the subset name"),
+        ],
+        "egress-visibility": [],
+    },
     "duplicate-subset": {
         "egress-via-gateway": [],
         "egress-references-resolve": [
