@@ -9,13 +9,18 @@ from .objects import dicts, is_external_service_entry, port_number, spec
 from .rule import Config, ResourceRule
 
 
-def check(manifest: Manifest, config: Config) -> Iterator[Finding]:
+def applies(manifest: Manifest, config: Config) -> str | None:
     # Like allowedHosts: an organisation that has not listed its ports has no port policy. A built-in
     # [80, 443] failed Istio's documented routes on other ports (port 8443) by default.
-    value = config.get("allowedPorts")
-    if not isinstance(value, list) or not is_external_service_entry(manifest):
+    if not isinstance(config.get("allowedPorts"), list):
+        return "allowedPorts is not configured: every port is allowed"
+    return None if is_external_service_entry(manifest) else "not a MESH_EXTERNAL ServiceEntry"
+
+
+def check(manifest: Manifest, config: Config) -> Iterator[Finding]:
+    if applies(manifest, config):
         return
-    allowed = {port_number(p) for p in value}
+    allowed = {port_number(p) for p in config["allowedPorts"]}
     for i, port in dicts(spec(manifest).get("ports")):
         number = port_number(port.get("number"))
         if number is not None and number not in allowed:
@@ -29,6 +34,7 @@ RULE = ResourceRule(
     severity="medium",
     enforcement="mandatory",
     check=check,
+    applies=applies,
     config_schema={"allowedPorts": {
         "type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 65535},
         "description": "Ports external hosts may be reached on. Unset: the rule does not apply.",
