@@ -90,7 +90,7 @@ def _object(route: Route, api_version: str, kind: str, name: str, spec: dict[str
 
 def _clients(route: Route) -> list[str]:
     """exportTo for objects sidecars must see: the gateway's own namespace and the clients'."""
-    return [".", *route.client_namespaces]
+    return [".", *(ns for ns in route.client_namespaces if ns != route.gateway_namespace)]
 
 
 def _app_port(route: Route) -> int:

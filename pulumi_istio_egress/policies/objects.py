@@ -202,7 +202,8 @@ WAYPOINT_LABEL = "istio.io/use-waypoint"
 def unmodelled_service_entries(manifests: Any) -> set[tuple[str, str]]:
     """(namespace, name) of ServiceEntries whose egress runs in a flavour the stack rules do not model
     yet, so they are not judged (never called a bypass): ambient (the entry carries
-    ``istio.io/use-waypoint``: a waypoint, not a sidecar route, carries its traffic) and the Gateway API
+    ``istio.io/use-waypoint`` other than ``none``: a waypoint, not a sidecar route, carries its
+    traffic; the waypoint rules judge it) and the Gateway API
     (a ``gateway.networking.k8s.io`` route names the entry in ``parentRefs``, the mesh leg of Istio's
     Gateway API egress task). Teaching a rule a flavour means taking it out of here."""
     found: set[tuple[str, str]] = set()
@@ -212,7 +213,8 @@ def unmodelled_service_entries(manifests: Any) -> set[tuple[str, str]]:
         api, kind = m.get("apiVersion"), m.get("kind")
         if kind_of(m) == "ServiceEntry":
             labels = sub(m, "metadata", "labels")
-            if isinstance(labels, dict) and WAYPOINT_LABEL in labels:
+            # "none" opts the entry out of waypoints (GetUseWaypoint, pilot/pkg/serviceregistry/ambient).
+            if isinstance(labels, dict) and labels.get(WAYPOINT_LABEL) not in (None, "none"):
                 found.add((meta(m, "namespace"), meta(m, "name")))
         elif isinstance(api, str) and api.startswith(GATEWAY_API_GROUP + "/") and kind in GATEWAY_API_ROUTES:
             for _, ref in dicts(spec(m).get("parentRefs")):
