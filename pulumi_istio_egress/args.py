@@ -81,7 +81,7 @@ class EgressRouteArgs(TypedDict):
     (for MUTUAL put `ca.crt` in the client credential). Unset: the gateway's system trust store."""
 
     subject_alt_names: NotRequired[pulumi.Input[Sequence[pulumi.Input[str]]]]
-    """SIMPLE/MUTUAL: names the host's certificate must carry. Default: none beyond the SNI check."""
+    """SIMPLE/MUTUAL: names the host's certificate must carry. Default: the SNI sent (`sni`, else `host`)."""
 
     sni: NotRequired[pulumi.Input[str]]
     """SIMPLE/MUTUAL: the SNI the gateway sends to the host. Default: `host`."""
@@ -98,12 +98,12 @@ class EgressRouteArgs(TypedDict):
     `istio-egressgateway.<gateway_namespace>.svc.cluster.local`."""
 
     authorization_policy: NotRequired[bool]
-    """SIMPLE/MUTUAL origination only: add an ALLOW AuthorizationPolicy on the egress gateway that
-    lets only the client namespaces (or `client_service_accounts`) reach this host. Needs the
-    sidecar-to-gateway leg to carry an mTLS identity, which PASSTHROUGH and termination lack.
-    Note: once any ALLOW policy selects the gateway, traffic no ALLOW policy matches is denied.
-    Under AMBIENT any mode: the policy targets only this route's ServiceEntry at the waypoint, which
-    knows each client's identity from HBONE. A plain value. Default false."""
+    """SIMPLE/MUTUAL origination only: add a DENY AuthorizationPolicy on the egress gateway that
+    refuses this host to every source but the client namespaces (or `client_service_accounts`);
+    other routes on the gateway are untouched. Needs the sidecar-to-gateway leg to carry an mTLS
+    identity, which PASSTHROUGH and termination lack. Under AMBIENT any mode: the policy targets
+    only this route's ServiceEntry at the waypoint, which knows each client's identity from HBONE.
+    A plain value. Default false."""
 
     client_service_accounts: NotRequired[pulumi.Input[Sequence[pulumi.Input[str]]]]
     """With `authorization_policy`: `namespace/name` service accounts allowed to use the route

@@ -151,6 +151,13 @@ def parse_route(args: Mapping[str, Any]) -> Route:
             "gateway_service", gw_service, problem,
             f"give the egress gateway Service's FQDN, e.g. 'istio-egressgateway.{gw_ns}.svc.cluster.local'",
         )
+    if gw_ns in namespaces and not ambient:  # sidecar mode: the gateway's ServiceEntry is visible there
+        raise EgressRouteError(
+            "client_namespaces", list(namespaces),
+            f"it includes the gateway namespace {gw_ns!r}, where the gateway's own ServiceEntry shows the "
+            "host's TLS port to every workload, so they could leave the mesh without the gateway",
+            f"run the clients outside {gw_ns!r}, or use a separate egress gateway namespace",
+        )
     accounts = _names("client_service_accounts", args.get("client_service_accounts", ()),
                       _account_problem, "e.g. ['payments/checkout']")
     trust_domain = args.get("trust_domain", DEFAULT_TRUST_DOMAIN)

@@ -198,7 +198,8 @@ def test_sidecar_as_an_output_is_refused_up_front() -> None:
 
 
 def route() -> list[Manifest]:
-    """A PASSTHROUGH route for api.stripe.com used from payments (ServiceEntry exportTo ['.', 'payments'])."""
+    """A PASSTHROUGH route for api.stripe.com used from payments: the gateway's ServiceEntry in
+    istio-system (exportTo ['.']) and the client's in payments (exportTo ['.'])."""
     return [e["manifest"] for e in load(FIXTURES / "routes" / "passthrough.yaml")["expected"]]
 
 
@@ -220,15 +221,16 @@ def edited(manifests: list[Manifest], kind: str, path: tuple[Any, ...], value: A
     return out
 
 
-SE = "ServiceEntry istio-system/egress-api-stripe-com"
+SE = "ServiceEntry payments/egress-api-stripe-com"
+GATEWAY_SE = "ServiceEntry istio-system/egress-api-stripe-com"
 FIX = "declare EgressLockdown(namespace='payments'), or apply its YAML (`pulumi-istio-egress render`)"
-NO_POLICY = (SE, "spec.exportTo[1]", "payments",
+NO_POLICY = (SE, "spec.exportTo[0]", "payments",
              "namespace payments uses egress routes (api.stripe.com), but no NetworkPolicy there restricts the egress "
              "of all its pods (podSelector {} with Egress in policyTypes), so a pod can open a socket to any address "
              "and bypass the egress gateway",
              f"{FIX}: a NetworkPolicy in payments with podSelector {{}}, policyTypes [Egress] and egress rules only "
              "for DNS, in-cluster pods and the CIDRs the pods must reach")
-NO_SIDECAR = (SE, "spec.exportTo[1]", "payments",
+NO_SIDECAR = (SE, "spec.exportTo[0]", "payments",
               "namespace payments uses egress routes (api.stripe.com), but its sidecars are not REGISTRY_ONLY: no "
               "Sidecar without workloadSelector in payments or in the root namespace istio-system, and the mesh's "
               "outboundTrafficPolicy is ALLOW_ANY, so sidecars pass hosts the mesh does not know straight out",
@@ -299,10 +301,11 @@ RULE_CASES: list[tuple[str, list[Manifest], dict[str, Any], list[tuple[str, str,
          "sets outboundTrafficPolicy ALLOW_ANY, so those sidecars pass hosts the mesh does not know straight out",
          "set outboundTrafficPolicy {mode: REGISTRY_ONLY}")]),
     ("a ServiceEntry exported nowhere has no clients",
-     edited(route(), "ServiceEntry", ("spec", "exportTo"), ["~"]), {}, []),
+     [{**m, "spec": {**m["spec"], "exportTo": ["~"]}} if m["kind"] == "ServiceEntry" else m for m in route()], {},
+     []),
     ("a ServiceEntry exported everywhere is not judged",
      edited(route() + lockdown(), "ServiceEntry", ("spec", "exportTo"), ["*"]), {}, [
-         (SE, "spec.exportTo", ["*"],
+         (GATEWAY_SE, "spec.exportTo", ["*"],
           "egress-lockdown did not judge this ServiceEntry: it is exported to every namespace, so the pods of every "
           "namespace reach api.stripe.com and their lockdown cannot be listed",
           "scope exportTo to '.' and the client namespaces, then lock each of them down")]),

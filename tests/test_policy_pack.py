@@ -79,14 +79,8 @@ CASES = [
           "Fix: route it with an http route after the gateway originates or terminates TLS (EgressRoute tls_mode "
           "SIMPLE)"),
      ]),
-    ("custom ports with the default allowedPorts", locked("custom-gateway"), None, [
-        ("allowed-ports", "mandatory", "egress/egress-partner-example-org",
-         "spec.ports[0].number: the port is not in allowedPorts (got 8080). Fix: use one of [80, 443], or have it "
-         "added to allowedPorts"),
-        ("allowed-ports", "mandatory", "egress/egress-partner-example-org",
-         "spec.ports[1].number: the port is not in allowedPorts (got 8443). Fix: use one of [80, 443], or have it "
-         "added to allowedPorts"),
-    ]),
+    # Without an allowedPorts list the rule does not apply, as allowedHosts (issue 9).
+    ("custom ports, no allowedPorts configured", locked("custom-gateway"), None, []),
     ("the blog recipe: SIMPLE gateway, no VirtualService", manifests("manifests/blog-recipe.yaml"), None, [
         ("istio-valid", "mandatory", "istio-system/stripe-egress",
          "spec.servers[0].tls.serverCertificate: SIMPLE TLS requires a server certificate. Fix: Set credentialName "
@@ -107,12 +101,8 @@ CASES = [
          "routes api.stripe.com on to the host, so the gateway accepts the connection but has no route for it (got "
          "'api.stripe.com'). Fix: add a VirtualService for api.stripe.com bound to Gateway "
          "istio-system/stripe-egress whose route's destination host is api.stripe.com"),
-        ("egress-visibility", "mandatory", "payments/stripe",
-         "metadata.namespace: the DestinationRule originating TLS (SIMPLE) to "
-         "api.stripe.com lives in namespace payments, not in the egress gateway's namespace istio-system: the "
-         "gateway reads credentials only from its own namespace and does not see it, while it applies to the "
-         "sidecars in payments instead (got 'payments'). Fix: move it to namespace istio-system, exported to '.' "
-         "only"),
+        # No mesh route says where the gateway runs (a Gateway object's namespace does not), so
+        # egress-visibility does not judge where the originating DestinationRule lives.
         ("egress-lockdown", "advisory", "payments/stripe",
          "spec.exportTo[0]: namespace payments uses egress routes (api.stripe.com), but no NetworkPolicy there "
          "restricts the egress of all its pods (podSelector {} with Egress in policyTypes), so a pod can open a "
@@ -142,7 +132,7 @@ def test_unknown_values_in_preview_are_judged_where_possible_and_said_otherwise(
              "metadata": {"name": "later", "namespace": "payments"},
              "spec": {"hosts": [UNKNOWN], "ports": [{"number": 8443, "name": "tls", "protocol": "TLS"}],
                       "resolution": "DNS", "exportTo": ["."]}}
-    got = judged(run_pack(PACK, [Resource.from_manifest(entry)]))
+    got = judged(run_pack(PACK, [Resource.from_manifest(entry)], {"allowed-ports": {"allowedPorts": [80, 443]}}))
     cannot = [(name, "advisory", "payments/later",
                f"can't run policy '{name}' from policy pack 'istio-egress@v0.0.1' during preview: "
                "string value at .spec.hosts.0 can't be known during preview")
@@ -181,7 +171,7 @@ def test_without_crds_the_pack_says_once_that_the_schema_layer_did_not_run(monke
     monkeypatch.delenv("ISTIO_CRDS", raising=False)
     got = judged(run_pack(PACK, [Resource.from_manifest(m) for m in locked("passthrough")]))
     assert got == [(ADVISORIES, "advisory", "project-stack",
-                    "istio-valid judged 5 object(s) with istiod's webhook rules only: no Istio CRDs were configured, "
+                    "istio-valid judged 6 object(s) with istiod's webhook rules only: no Istio CRDs were configured, "
                     "so the CRD schema and CEL layer did not run. Fix: set istio-valid's crdFiles (e.g. the output "
                     "of `kubectl get crd -o yaml`) or $ISTIO_CRDS")]
 
@@ -234,6 +224,9 @@ def test_exemption_of_a_stack_rule_is_an_advisory_on_the_object() -> None:
 @pytest.mark.parametrize(("rule", "manifest", "config", "reason"), [
     ("allowed-hosts", WILDCARD, {}, "allowedHosts is not configured: every host is allowed"),
     ("allowed-hosts", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}, {"allowedHosts": []},
+     "not a MESH_EXTERNAL ServiceEntry"),
+    ("allowed-ports", WILDCARD, {}, "allowedPorts is not configured: every port is allowed"),
+    ("allowed-ports", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}, {"allowedPorts": []},
      "not a MESH_EXTERNAL ServiceEntry"),
     ("istio-valid", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}, {},
      "istio-valid judges only ServiceEntry, Gateway, DestinationRule, VirtualService, Sidecar, AuthorizationPolicy"),

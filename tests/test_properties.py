@@ -57,11 +57,11 @@ def crds() -> CrdSet:
 
 
 def rule_config(rule: Any, manifests: list[Manifest]) -> dict[str, Any]:
-    """Each rule's defaults; allowed-ports also allows the ports the route itself uses."""
+    """Each rule's defaults; allowed-ports, configured with 80 and 443, also allows the ports the route uses."""
     config: dict[str, Any] = rule.defaults()
     if rule.name == "allowed-ports":
         used = {p["number"] for m in manifests if m["kind"] == "ServiceEntry" for p in m["spec"]["ports"]}
-        config["allowedPorts"] = sorted({*config["allowedPorts"], *used})
+        config["allowedPorts"] = sorted({80, 443, *used})
     return config
 
 
