@@ -34,6 +34,17 @@ class Dataplane(StrEnum):
     point (no Gateway, VirtualService or subset DestinationRules)."""
 
 
+class RouteApi(StrEnum):
+    """Which Istio configuration API a route is written in."""
+
+    ISTIO = "ISTIO"
+    """Istio's own networking API: Gateway, VirtualService, DestinationRule (a shared egress gateway)."""
+    GATEWAY_API = "GATEWAY_API"
+    """The Kubernetes Gateway API as Istio implements it: a `gateway.networking.k8s.io` Gateway that
+    Istio deploys for this route alone, HTTPRoute/TLSRoute for both legs, plus the DestinationRules
+    and ServiceEntry Istio's docs still use. For meshes that support only the Gateway API."""
+
+
 class EgressRouteArgs(TypedDict):
     """Arguments of `EgressRoute`: one external host reached through the Istio egress gateway."""
 
@@ -70,7 +81,7 @@ class EgressRouteArgs(TypedDict):
     (for MUTUAL put `ca.crt` in the client credential). Unset: the gateway's system trust store."""
 
     subject_alt_names: NotRequired[pulumi.Input[Sequence[pulumi.Input[str]]]]
-    """SIMPLE/MUTUAL: names the host's certificate must carry. Default: none beyond the SNI check."""
+    """SIMPLE/MUTUAL: names the host's certificate must carry. Default: the SNI sent (`sni`, else `host`)."""
 
     sni: NotRequired[pulumi.Input[str]]
     """SIMPLE/MUTUAL: the SNI the gateway sends to the host. Default: `host`."""
@@ -87,16 +98,23 @@ class EgressRouteArgs(TypedDict):
     `istio-egressgateway.<gateway_namespace>.svc.cluster.local`."""
 
     authorization_policy: NotRequired[bool]
-    """SIMPLE/MUTUAL origination only: add an ALLOW AuthorizationPolicy on the egress gateway that
-    lets only the client namespaces (or `client_service_accounts`) reach this host. Needs the
-    sidecar-to-gateway leg to carry an mTLS identity, which PASSTHROUGH and termination lack.
-    Note: once any ALLOW policy selects the gateway, traffic no ALLOW policy matches is denied.
-    Under AMBIENT any mode: the policy targets only this route's ServiceEntry at the waypoint, which
-    knows each client's identity from HBONE. A plain value. Default false."""
+    """SIMPLE/MUTUAL origination only: add a DENY AuthorizationPolicy on the egress gateway that
+    refuses this host to every source but the client namespaces (or `client_service_accounts`);
+    other routes on the gateway are untouched. Needs the sidecar-to-gateway leg to carry an mTLS
+    identity, which PASSTHROUGH and termination lack. Under AMBIENT any mode: the policy targets
+    only this route's ServiceEntry at the waypoint, which knows each client's identity from HBONE.
+    A plain value. Default false."""
 
     client_service_accounts: NotRequired[pulumi.Input[Sequence[pulumi.Input[str]]]]
     """With `authorization_policy`: `namespace/name` service accounts allowed to use the route
     (each namespace among `client_namespaces`). Default: every workload of the client namespaces."""
+
+    api: NotRequired[RouteApi]
+    """ISTIO (default) or GATEWAY_API, for the SIDECAR data plane (an AMBIENT route's waypoint is a
+    Gateway API Gateway already). A plain value: it decides which objects the route has. Under
+    GATEWAY_API `gateway_selector` and `gateway_service` do not apply (Istio deploys the route's own
+    gateway), and whether `terminate_credential_name` is given must be known when the route is
+    declared (its value may be an Output)."""
 
     trust_domain: NotRequired[pulumi.Input[str]]
     """With `client_service_accounts`: the mesh trust domain in SPIFFE principals. Default

@@ -1,13 +1,17 @@
 """The pure core: a validated ``Route`` becomes the Istio objects of its pattern, as plain dicts.
 
 Placement, and why:
-- ServiceEntry, Gateway, VirtualService and the TLS-originating DestinationRule live in the egress
-  gateway's namespace: the gateway reads credentials only from there. ``exportTo`` shows the
-  ServiceEntry and VirtualService to the client namespaces only; the originating DestinationRule
-  is the gateway's alone (``"."``).
-- The DestinationRule that defines the route's subset of the gateway Service lives in each client
-  namespace, exported to ``"."``: it is the first place a client's sidecar looks, and Istio merges
-  the subsets of several routes only when their DestinationRules share namespace and exportTo.
+- Gateway, VirtualService, the TLS-originating DestinationRule and the gateway's ServiceEntry live
+  in the egress gateway's namespace: the gateway reads credentials only from there. The
+  VirtualService is shown to the client namespaces; the gateway's ServiceEntry (the host's TLS
+  port, which only the gateway dials) and the originating DestinationRule are the gateway's alone.
+- What a client's sidecar needs lives in each client namespace, exported to ``"."``: the
+  ServiceEntry with only the port apps use (a sidecar builds a direct SNI chain for every TLS port
+  it can see and no route covers, ``buildSidecarOutboundTLSFilterChainOpts`` in istio's
+  pilot/pkg/networking/core/tls.go, so the host's TLS port must stay out of its sight under
+  origination), and the DestinationRule that defines the route's subset of the gateway Service (the
+  first place a sidecar looks; Istio merges the subsets of several routes only when their
+  DestinationRules share namespace and exportTo).
 """
 
 from __future__ import annotations
@@ -34,7 +38,9 @@ class ObjectKey(NamedTuple):
 def object_keys(originates: bool, client_namespaces: Sequence[str], authorization_policy: bool) -> list[ObjectKey]:
     """The route's objects in ``route_manifests`` order, from only the fields that decide which
     exist, so a component can register its children before other inputs (Outputs) resolve."""
-    keys = [ObjectKey("serviceentry", NETWORKING, "ServiceEntry"), ObjectKey("gateway", NETWORKING, "Gateway")]
+    keys = [ObjectKey("serviceentry", NETWORKING, "ServiceEntry")]
+    keys += [ObjectKey(f"serviceentry-{ns}", NETWORKING, "ServiceEntry") for ns in client_namespaces]
+    keys.append(ObjectKey("gateway", NETWORKING, "Gateway"))
     keys += [ObjectKey(f"gateway-destinationrule-{ns}", NETWORKING, "DestinationRule") for ns in client_namespaces]
     if originates:
         keys.append(ObjectKey("origination-destinationrule", NETWORKING, "DestinationRule"))
@@ -51,8 +57,10 @@ def keyed_manifests(route: Route) -> dict[str, Manifest]:
 
 
 def route_manifests(route: Route) -> list[Manifest]:
-    """Every object the route needs, in apply order (ServiceEntry first, AuthorizationPolicy last)."""
-    objects = [service_entry(route), gateway(route)]
+    """Every object the route needs, in apply order (ServiceEntries first, AuthorizationPolicy last)."""
+    objects = [service_entry(route)]
+    objects += [client_service_entry(route, namespace) for namespace in route.client_namespaces]
+    objects.append(gateway(route))
     objects += [gateway_destination_rule(route, namespace) for namespace in route.client_namespaces]
     if route.originates:
         objects.append(origination_destination_rule(route))
@@ -82,7 +90,7 @@ def _object(route: Route, api_version: str, kind: str, name: str, spec: dict[str
 
 def _clients(route: Route) -> list[str]:
     """exportTo for objects sidecars must see: the gateway's own namespace and the clients'."""
-    return ["."] + [ns for ns in route.client_namespaces if ns != route.gateway_namespace]
+    return [".", *(ns for ns in route.client_namespaces if ns != route.gateway_namespace)]
 
 
 def _app_port(route: Route) -> int:
@@ -95,20 +103,36 @@ def _gateway_port(route: Route) -> int:
     return GATEWAY_HTTP_PORT if route.http_port is not None else GATEWAY_TLS_PORT
 
 
-def service_entry(route: Route) -> Manifest:
-    if not route.originates:
-        ports = [{"number": route.port, "name": f"tls-{route.port}", "protocol": "TLS"}]
-    else:
-        ports = [{"number": route.port, "name": f"https-{route.port}", "protocol": "HTTPS"}]
-        if route.http_port is not None:
-            ports.insert(0, {"number": route.http_port, "name": f"http-{route.http_port}", "protocol": "HTTP"})
+def _external_service_entry(route: Route, namespace: str, port: Manifest) -> Manifest:
     return _object(route, NETWORKING, "ServiceEntry", route.name(), {
         "hosts": [route.host],
         "location": "MESH_EXTERNAL",
-        "ports": ports,
+        "ports": [port],
         "resolution": "DNS",
-        "exportTo": _clients(route),
-    })
+        "exportTo": ["."],
+    }, namespace)
+
+
+def _host_port(route: Route) -> Manifest:
+    """The host's TLS port, the one the gateway dials."""
+    if route.originates:
+        return {"number": route.port, "name": f"https-{route.port}", "protocol": "HTTPS"}
+    return {"number": route.port, "name": f"tls-{route.port}", "protocol": "TLS"}
+
+
+def service_entry(route: Route) -> Manifest:
+    """The gateway's view of the host: its TLS port, visible in the gateway's namespace only."""
+    return _external_service_entry(route, route.gateway_namespace, _host_port(route))
+
+
+def client_service_entry(route: Route, namespace: str) -> Manifest:
+    """A client namespace's view of the host: only the port its apps use, which the mesh route covers.
+
+    Under origination that is the plain HTTP port; the host's TLS port is left out, because a
+    sidecar that sees a TLS port with no route sends it straight to the host (istio tls.go)."""
+    port = ({"number": route.http_port, "name": f"http-{route.http_port}", "protocol": "HTTP"}
+            if route.http_port is not None else _host_port(route))
+    return _external_service_entry(route, namespace, port)
 
 
 def gateway(route: Route) -> Manifest:
@@ -122,7 +146,9 @@ def gateway(route: Route) -> Manifest:
     else:
         server = {"port": {"number": port, "name": f"https-{port}", "protocol": "HTTPS"},
                   "tls": {"mode": "ISTIO_MUTUAL"}}
-    server["hosts"] = [route.host]
+    # `<namespace>/<host>`: only VirtualServices in the gateway's namespace (ours) may bind to this
+    # server; a bare host would let a VirtualService in any namespace attach routes to our Gateway.
+    server["hosts"] = [f"{route.gateway_namespace}/{route.host}"]
     return _object(route, NETWORKING, "Gateway", route.name(), {
         "selector": dict(route.gateway_selector),
         "servers": [server],
@@ -145,12 +171,15 @@ def gateway_destination_rule(route: Route, namespace: str) -> Manifest:
 
 def origination_destination_rule(route: Route) -> Manifest:
     """The gateway's TLS to the host. Gateway-only: credentials are read from its namespace."""
-    tls: dict[str, Any] = {"mode": route.mode.value, "sni": route.sni or route.host}
+    sni = route.sni or route.host
+    tls: dict[str, Any] = {"mode": route.mode.value, "sni": sni}
     credential = route.client_credential_name or route.ca_credential_name
     if credential:
         tls["credentialName"] = credential
-    if route.subject_alt_names:
-        tls["subjectAltNames"] = list(route.subject_alt_names)
+    # Istio checks the host's name by itself only when both `sni` and `subjectAltNames` are empty
+    # (setAutoSniAndAutoSanValidation, pilot/pkg/networking/core/cluster_tls.go); we set `sni`, so
+    # without explicit names any certificate from a trusted CA would do. Default: the name we dial.
+    tls["subjectAltNames"] = list(route.subject_alt_names) or [sni]
     return _object(route, NETWORKING, "DestinationRule", route.name("origination"), {
         "host": route.host,
         "trafficPolicy": {"portLevelSettings": [{"port": {"number": route.port}, "tls": tls}]},
@@ -181,19 +210,26 @@ def virtual_service(route: Route) -> Manifest:
 
 
 def authorization_policy(route: Route) -> Manifest:
-    """ALLOW only the route's clients, identified by the mTLS leg, to reach this host."""
+    """DENY the route's traffic at the gateway to every source that is not one of its clients.
+
+    A DENY, not an ALLOW: once any ALLOW policy selects a workload, every request no ALLOW policy
+    matches is denied, which would cut off every other route on the shared gateway, ours or
+    hand-written. A DENY touches only what it matches. It matches only on fields both filter chains
+    evaluate: istiod drops a DENY rule's HTTP-only fields (`hosts`) on TCP chains, widening it
+    (``rule.checkError`` in pilot/pkg/security/authz/model/model.go), so `hosts` would make this
+    deny every TCP route's plaintext sources. `connection.sni` is the mTLS leg's SNI, which the
+    subset's DestinationRule sets to the host and which selects this route's gateway server."""
     if route.client_service_accounts:
-        source: dict[str, Any] = {"principals": [
+        source: dict[str, Any] = {"notPrincipals": [
             f"{route.trust_domain}/ns/{ns}/sa/{sa}"
             for ns, sa in (account.split("/", 1) for account in route.client_service_accounts)]}
     else:
-        source = {"namespaces": list(route.client_namespaces)}
+        source = {"notNamespaces": list(route.client_namespaces)}
     return _object(route, SECURITY, "AuthorizationPolicy", route.name(), {
         "selector": {"matchLabels": dict(route.gateway_selector)},
-        "action": "ALLOW",
+        "action": "DENY",
         "rules": [{
             "from": [{"source": source}],
-            # No `ports`: they would have to name the gateway pod's target port (8080, not 80).
-            "to": [{"operation": {"hosts": [route.host]}}],
+            "when": [{"key": "connection.sni", "values": [route.host]}],
         }],
     })

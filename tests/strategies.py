@@ -66,17 +66,20 @@ label_values = st.one_of(st.just(""), dns_labels(20))
 @st.composite
 def valid_args(draw: st.DrawFn) -> dict[str, Any]:
     """Args that respect every documented rule (mode-specific fields, distinct ports, accounts in client
-    namespaces). The validator should accept them; the properties hold either way."""
+    namespaces, clients outside the gateway namespace). The validator should accept them; the properties
+    hold either way."""
     mode = draw(st.sampled_from(list(TlsMode)))
     args: dict[str, Any] = {
         "host": draw(fqdns()),
         "tls_mode": draw(st.sampled_from([mode, mode.value])),
-        "client_namespaces": draw(st.lists(namespaces, min_size=1, max_size=4, unique=True)),
+        "client_namespaces": draw(st.lists(namespaces.filter(lambda ns: ns != "istio-system"), min_size=1,
+                                           max_size=4, unique=True)),
     }
     if draw(st.booleans()):
         args["port"] = draw(ports)
     if draw(st.booleans()):
-        args["gateway_namespace"] = draw(namespaces)
+        # Clients never run in the gateway's namespace (it sees the host's TLS port).
+        args["gateway_namespace"] = draw(namespaces.filter(lambda ns: ns not in args["client_namespaces"]))
     if draw(st.booleans()):
         args["gateway_selector"] = draw(st.dictionaries(label_keys, label_values, min_size=1, max_size=3))
     if draw(st.booleans()):

@@ -72,6 +72,11 @@ def test_output_args_resolve_into_the_same_objects() -> None:
 BASE = {"host": "api.stripe.com", "tls_mode": "SIMPLE", "client_namespaces": ["payments"]}
 
 BAD_INPUT = [
+    ({"client_namespaces": ["payments", "istio-system"]},
+     "client_namespaces=['payments', 'istio-system'] is invalid: it includes the gateway namespace 'istio-system', "
+     "where the gateway's own ServiceEntry shows the host's TLS port to every workload, so they could leave the "
+     "mesh without the gateway. Fix: run the clients outside 'istio-system', or use a separate egress gateway "
+     "namespace"),
     ({"host": "https://api.stripe.com"}, "host='https://api.stripe.com' is invalid: it has a URL scheme. "
      "Fix: pass the bare host name 'api.stripe.com'"),
     ({"host": "api.stripe.com/v1"}, "host='api.stripe.com/v1' is invalid: it has a path. "

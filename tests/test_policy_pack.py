@@ -11,6 +11,7 @@ import yaml
 from pulumi_policy import ResourceValidationArgs
 from pulumi_policy.proxy import unknown_checking_proxy
 
+from pulumi_istio_egress import lockdown_manifests, parse_lockdown
 from pulumi_istio_egress.analyzer import UNKNOWN, PolicyPackProcess, Resource, Violation, run_pack
 from pulumi_istio_egress.policies import RESOURCE_RULES, STACK_RULES, pack, sdk
 from pulumi_istio_egress.policies.pack import ADVISORIES, EXEMPT_ANNOTATION
@@ -24,6 +25,14 @@ CORE_PATTERNS = ("passthrough", "simple-origination", "simple-termination", "mut
 
 def route(name: str) -> list[dict[str, Any]]:
     return [e["manifest"] for e in yaml.safe_load((FIXTURES / "routes" / f"{name}.yaml").read_text())["expected"]]
+
+
+def locked(name: str) -> list[dict[str, Any]]:
+    """A route's objects plus the EgressLockdown of each of its client namespaces: the whole recommended setup."""
+    args = yaml.safe_load((FIXTURES / "routes" / f"{name}.yaml").read_text())["args"]
+    gateway = {"gateway_namespace": args["gateway_namespace"]} if "gateway_namespace" in args else {}
+    return route(name) + [m for ns in args["client_namespaces"]
+                          for m in lockdown_manifests(parse_lockdown({"namespace": ns, **gateway}))]
 
 
 def manifests(path: str) -> list[dict[str, Any]]:
@@ -45,11 +54,11 @@ def test_pack_reports_every_rule_with_its_default_level() -> None:
 
 @pytest.mark.parametrize("pattern", CORE_PATTERNS)
 def test_each_pattern_passes_every_policy_with_default_config(pattern: str) -> None:
-    assert run_pack(PACK, [Resource.from_manifest(m) for m in route(pattern)]) == []
+    assert run_pack(PACK, [Resource.from_manifest(m) for m in locked(pattern)]) == []
 
 
 def test_all_routes_together_pass_with_their_ports_allowed() -> None:
-    every = [m for p in sorted((FIXTURES / "routes").glob("*.yaml")) for m in route(p.stem)]
+    every = [m for p in sorted((FIXTURES / "routes").glob("*.yaml")) for m in locked(p.stem)]
     config = {"allowed-ports": {"allowedPorts": [80, 443, 8080, 8443]},
               "audited-hosts-require-simple": {"auditedHosts": ["api.github.com", "*.bank.example"]}}
     assert run_pack(PACK, [Resource.from_manifest(m) for m in every], config) == []
@@ -59,7 +68,7 @@ VIA = ("Every MESH_EXTERNAL ServiceEntry host is routed mesh -> egress gateway -
        "namespace; otherwise sidecars bypass the gateway and its audit.")
 
 CASES = [
-    ("audited host through PASSTHROUGH", route("passthrough"),
+    ("audited host through PASSTHROUGH", locked("passthrough"),
      {"audited-hosts-require-simple": {"auditedHosts": ["api.stripe.com"]}}, [
          ("audited-hosts-require-simple", "mandatory", "istio-system/egress-api-stripe-com",
           "spec.servers[0].tls.mode: the gateway passes TLS for audited host api.stripe.com through uninspected "
@@ -70,14 +79,8 @@ CASES = [
           "Fix: route it with an http route after the gateway originates or terminates TLS (EgressRoute tls_mode "
           "SIMPLE)"),
      ]),
-    ("custom ports with the default allowedPorts", route("custom-gateway"), None, [
-        ("allowed-ports", "mandatory", "egress/egress-partner-example-org",
-         "spec.ports[0].number: the port is not in allowedPorts (got 8080). Fix: use one of [80, 443], or have it "
-         "added to allowedPorts"),
-        ("allowed-ports", "mandatory", "egress/egress-partner-example-org",
-         "spec.ports[1].number: the port is not in allowedPorts (got 8443). Fix: use one of [80, 443], or have it "
-         "added to allowedPorts"),
-    ]),
+    # Without an allowedPorts list the rule does not apply, as allowedHosts (issue 9).
+    ("custom ports, no allowedPorts configured", locked("custom-gateway"), None, []),
     ("the blog recipe: SIMPLE gateway, no VirtualService", manifests("manifests/blog-recipe.yaml"), None, [
         ("istio-valid", "mandatory", "istio-system/stripe-egress",
          "spec.servers[0].tls.serverCertificate: SIMPLE TLS requires a server certificate. Fix: Set credentialName "
@@ -98,12 +101,22 @@ CASES = [
          "routes api.stripe.com on to the host, so the gateway accepts the connection but has no route for it (got "
          "'api.stripe.com'). Fix: add a VirtualService for api.stripe.com bound to Gateway "
          "istio-system/stripe-egress whose route's destination host is api.stripe.com"),
-        ("egress-visibility", "mandatory", "payments/stripe",
-         "metadata.namespace: the DestinationRule originating TLS (SIMPLE) to "
-         "api.stripe.com lives in namespace payments, not in the egress gateway's namespace istio-system: the "
-         "gateway reads credentials only from its own namespace and does not see it, while it applies to the "
-         "sidecars in payments instead (got 'payments'). Fix: move it to namespace istio-system, exported to '.' "
-         "only"),
+        # No mesh route says where the gateway runs (a Gateway object's namespace does not), so
+        # egress-visibility does not judge where the originating DestinationRule lives.
+        ("egress-lockdown", "advisory", "payments/stripe",
+         "spec.exportTo[0]: namespace payments uses egress routes (api.stripe.com), but no NetworkPolicy there "
+         "restricts the egress of all its pods (podSelector {} with Egress in policyTypes), so a pod can open a "
+         "socket to any address and bypass the egress gateway (got 'payments'). Fix: declare "
+         "EgressLockdown(namespace='payments'), or apply its YAML (`pulumi-istio-egress render`): a NetworkPolicy "
+         "in payments with podSelector {}, policyTypes [Egress] and egress rules only for DNS, in-cluster pods and "
+         "the CIDRs the pods must reach"),
+        ("egress-lockdown", "advisory", "payments/stripe",
+         "spec.exportTo[0]: namespace payments uses egress routes (api.stripe.com), but its sidecars are not "
+         "REGISTRY_ONLY: no Sidecar without workloadSelector in payments or in the root namespace istio-system, and "
+         "the mesh's outboundTrafficPolicy is ALLOW_ANY, so sidecars pass hosts the mesh does not know straight out "
+         "(got 'payments'). Fix: declare EgressLockdown(namespace='payments'), or apply its YAML "
+         "(`pulumi-istio-egress render`): a Sidecar in payments without workloadSelector, with "
+         "outboundTrafficPolicy {mode: REGISTRY_ONLY} and egress hosts importing the gateway's namespace"),
     ]),
 ]
 
@@ -119,12 +132,14 @@ def test_unknown_values_in_preview_are_judged_where_possible_and_said_otherwise(
              "metadata": {"name": "later", "namespace": "payments"},
              "spec": {"hosts": [UNKNOWN], "ports": [{"number": 8443, "name": "tls", "protocol": "TLS"}],
                       "resolution": "DNS", "exportTo": ["."]}}
-    got = judged(run_pack(PACK, [Resource.from_manifest(entry)]))
+    got = judged(run_pack(PACK, [Resource.from_manifest(entry)], {"allowed-ports": {"allowedPorts": [80, 443]}}))
     cannot = [(name, "advisory", "payments/later",
                f"can't run policy '{name}' from policy pack 'istio-egress@v0.0.1' during preview: "
                "string value at .spec.hosts.0 can't be known during preview")
-              # allowed-hosts has no list, so it is not applicable and reads nothing.
-              for name in (r.name for r in (*RESOURCE_RULES, *STACK_RULES)) if name != "allowed-hosts"]
+              # allowed-hosts has no list and gateway-api-valid reads no Istio kinds: not applicable,
+              # they read nothing.
+              for name in (r.name for r in (*RESOURCE_RULES, *STACK_RULES))
+              if name not in ("allowed-hosts", "gateway-api-valid")]
     allowed_ports = ("allowed-ports", "mandatory", "payments/later",
                      "spec.ports[0].number: the port is not in allowedPorts (got 8443). Fix: use one of [80, 443], "
                      "or have it added to allowedPorts")
@@ -132,14 +147,31 @@ def test_unknown_values_in_preview_are_judged_where_possible_and_said_otherwise(
     stack_urn = "project-stack"
     expected = [*cannot[:index], allowed_ports, *cannot[index:]]
     expected = [e if e[0] not in {r.name for r in STACK_RULES} else (e[0], e[1], stack_urn, e[3]) for e in expected]
+    # egress-lockdown judges the namespace the entry is exported to, which does not depend on the unknown host.
+    lockdown = [("egress-lockdown", "advisory", "payments/later",
+                 "spec.exportTo[0]: namespace payments uses egress routes (hosts not known yet), but no NetworkPolicy "
+                 "there restricts the egress of all its pods (podSelector {} with Egress in policyTypes), so a pod can "
+                 "open a socket to any address and bypass the egress gateway (got 'payments'). Fix: declare "
+                 "EgressLockdown(namespace='payments'), or apply its YAML (`pulumi-istio-egress render`): a "
+                 "NetworkPolicy in payments with podSelector {}, policyTypes [Egress] and egress rules only for DNS, "
+                 "in-cluster pods and the CIDRs the pods must reach"),
+                ("egress-lockdown", "advisory", "payments/later",
+                 "spec.exportTo[0]: namespace payments uses egress routes (hosts not known yet), but its sidecars are "
+                 "not REGISTRY_ONLY: no Sidecar without workloadSelector in payments or in the root namespace "
+                 "istio-system, and the mesh's outboundTrafficPolicy is ALLOW_ANY, so sidecars pass hosts the mesh "
+                 "does not know straight out (got 'payments'). Fix: declare EgressLockdown(namespace='payments'), or "
+                 "apply its YAML (`pulumi-istio-egress render`): a Sidecar in payments without workloadSelector, with "
+                 "outboundTrafficPolicy {mode: REGISTRY_ONLY} and egress hosts importing the gateway's namespace")]
+    at = [e[0] for e in expected].index("egress-lockdown")
+    expected = [*expected[:at], *lockdown, *expected[at:]]
     assert got == expected
 
 
 def test_without_crds_the_pack_says_once_that_the_schema_layer_did_not_run(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ISTIO_CRDS", raising=False)
-    got = judged(run_pack(PACK, [Resource.from_manifest(m) for m in route("passthrough")]))
+    got = judged(run_pack(PACK, [Resource.from_manifest(m) for m in locked("passthrough")]))
     assert got == [(ADVISORIES, "advisory", "project-stack",
-                    "istio-valid judged 4 object(s) with istiod's webhook rules only: no Istio CRDs were configured, "
+                    "istio-valid judged 6 object(s) with istiod's webhook rules only: no Istio CRDs were configured, "
                     "so the CRD schema and CEL layer did not run. Fix: set istio-valid's crdFiles (e.g. the output "
                     "of `kubectl get crd -o yaml`) or $ISTIO_CRDS")]
 
@@ -192,6 +224,9 @@ def test_exemption_of_a_stack_rule_is_an_advisory_on_the_object() -> None:
 @pytest.mark.parametrize(("rule", "manifest", "config", "reason"), [
     ("allowed-hosts", WILDCARD, {}, "allowedHosts is not configured: every host is allowed"),
     ("allowed-hosts", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}, {"allowedHosts": []},
+     "not a MESH_EXTERNAL ServiceEntry"),
+    ("allowed-ports", WILDCARD, {}, "allowedPorts is not configured: every port is allowed"),
+    ("allowed-ports", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}, {"allowedPorts": []},
      "not a MESH_EXTERNAL ServiceEntry"),
     ("istio-valid", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}, {},
      "istio-valid judges only ServiceEntry, Gateway, DestinationRule, VirtualService, Sidecar, AuthorizationPolicy"),

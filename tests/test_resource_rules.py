@@ -30,6 +30,9 @@ def obj(kind: str, spec: Any, api: str = NET, name: str = "x", namespace: str = 
     return {"apiVersion": api, "kind": kind, "metadata": {"name": name, "namespace": namespace}, "spec": spec}
 
 
+PIN_FIX = "set resolution: DNS (or pin the addresses: `addresses` with NONE, or STATIC endpoints)"
+
+
 def se(**spec: Any) -> dict[str, Any]:
     base = {"hosts": ["api.stripe.com"], "location": "MESH_EXTERNAL", "resolution": "DNS", "exportTo": ["."],
             "ports": [{"number": 443, "name": "tls", "protocol": "TLS"}]}
@@ -77,7 +80,13 @@ CASES: list[tuple[str, ResourceRule, dict[str, Any], dict[str, Any], list[Findin
                 "(EgressRoute tls_mode SIMPLE)")]),
     ("origination DR is fine", audited_hosts.RULE,
      dr(portLevelSettings=[{"port": {"number": 443}, "tls": {"mode": "SIMPLE"}}]), AUDITED, []),
-    ("DR without TLS", audited_hosts.RULE, dr(loadBalancer={"simple": "ROUND_ROBIN"}), AUDITED, [
+    # Only its own namespace's sidecars read it; the gateway reads its own namespace's or the host's.
+    ("client-namespace DR only tuning connection pooling", audited_hosts.RULE,
+     dr(connectionPool={"tcp": {"maxConnections": 10}}), AUDITED, []),
+    ("DR without TLS exported beyond its namespace", audited_hosts.RULE,
+     obj("DestinationRule", {"host": "api.stripe.com", "exportTo": ["*"],
+                             "trafficPolicy": {"loadBalancer": {"simple": "ROUND_ROBIN"}}}),
+     AUDITED, [
         Finding("spec.trafficPolicy.tls", None, "the DestinationRule for audited host api.stripe.com does not "
                 "originate TLS", "set tls.mode SIMPLE (or MUTUAL) for the port the gateway uses")]),
     ("DR disabling TLS at port and subset level", audited_hosts.RULE, obj("DestinationRule", {
@@ -134,17 +143,29 @@ CASES: list[tuple[str, ResourceRule, dict[str, Any], dict[str, Any], list[Findin
     ("in-mesh VS is not egress", export_scope.RULE, obj("VirtualService", {"hosts": ["reviews"]}), {}, []),
     ("resolution NONE", dns_resolution.RULE, se(resolution="NONE"), {}, [
         Finding("spec.resolution", "NONE", "an external host must be resolved by DNS so traffic goes to that host "
-                "only", "set resolution: DNS")]),
+                "only", PIN_FIX)]),
     ("resolution unset defaults to NONE", dns_resolution.RULE, se(resolution=None) | {"spec": {
         "hosts": ["api.stripe.com"]}}, {}, [
         Finding("spec.resolution", "NONE", "an external host must be resolved by DNS so traffic goes to that host "
-                "only", "set resolution: DNS")]),
+                "only", PIN_FIX)]),
     ("wildcard with NONE is left to no-wildcard-hosts", dns_resolution.RULE,
      se(hosts=["*.stripe.com"], resolution="NONE"), {}, []),
-    ("port 8443 not allowed by default", allowed_ports.RULE,
+    # Istio's samples/external/github.yaml: CIDR addresses, which istiod refuses with DNS resolution.
+    ("NONE with CIDR addresses is pinned to them", dns_resolution.RULE,
+     se(hosts=["dummy.github.com"], addresses=["140.82.112.0/20"], resolution="NONE",
+        ports=[{"number": 22, "name": "tcp", "protocol": "TCP"}]), {}, []),
+    ("STATIC goes to its endpoints only", dns_resolution.RULE, se(resolution="STATIC"), {}, []),
+    ("NONE with an empty addresses list is not pinned", dns_resolution.RULE,
+     se(addresses=[], resolution="NONE"), {}, [
+        Finding("spec.resolution", "NONE", "an external host must be resolved by DNS so traffic goes to that host "
+                "only", PIN_FIX)]),
+    ("without allowedPorts any port is fine (not applicable)", allowed_ports.RULE,
      se(ports=[{"number": 443, "name": "a", "protocol": "TLS"}, {"number": 8443.0, "name": "b", "protocol": "TLS"}]),
-     {}, [Finding("spec.ports[1].number", 8443, "the port is not in allowedPorts",
-                  "use one of [80, 443], or have it added to allowedPorts")]),
+     {}, []),
+    ("port 8443 not in allowedPorts", allowed_ports.RULE,
+     se(ports=[{"number": 443, "name": "a", "protocol": "TLS"}, {"number": 8443.0, "name": "b", "protocol": "TLS"}]),
+     {"allowedPorts": [80, 443]}, [Finding("spec.ports[1].number", 8443, "the port is not in allowedPorts",
+                                           "use one of [80, 443], or have it added to allowedPorts")]),
     ("port allowed by config", allowed_ports.RULE, se(ports=[{"number": 8443, "name": "b", "protocol": "TLS"}]),
      {"allowedPorts": [8443]}, []),
 ]

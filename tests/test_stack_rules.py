@@ -48,6 +48,17 @@ def judge(rule: str, manifests: Any, config: dict[str, Any] | None = None) -> li
     return rows
 
 
+def unrouted_tls_port(entry: str, host: str) -> Row:
+    """egress-via-gateway's per-port verdict on the classic origination layout (Istio's docs): the
+    ServiceEntry shows the host's 443 to clients, the mesh route covers only 80, and istiod gives an
+    unrouted TLS port a direct SNI chain to the host (pilot/pkg/networking/core/tls.go)."""
+    return (f"ServiceEntry {entry}", "spec.ports[1].number", 443,
+            f"no mesh route sends port 443 of {host} to the egress gateway (routes cover 80), so sidecars that "
+            "see this port send it straight to the host",
+            "route port 443 from mesh to the egress gateway too, or leave it out of the ServiceEntry clients see "
+            "(EgressRoute keeps the host's TLS port in a gateway-only ServiceEntry)")
+
+
 def test_rule_metadata() -> None:
     got = {name: (m.RULE.severity, m.RULE.enforcement, m.RULE.defaults()) for name, m in MODULES.items()}
     assert got == {
@@ -100,6 +111,32 @@ EXPECTED: dict[str, dict[str, list[Row]]] = {
              "set exportTo to ['.'] and keep the rule in the egress gateway's namespace"),
         ],
     },
+    # Istio's own layout: the gateway runs where its Service is, not where the Gateway is, so the
+    # credentials are placed right; only the docs' unrouted 443 is a true bypass.
+    "mtls-origination-docs-layout": {
+        "egress-via-gateway": [unrouted_tls_port("default/nginx", "my-nginx.mesh-external.svc.cluster.local")],
+        "egress-references-resolve": [], "egress-visibility": [],
+    },
+    # Flavours the rules do not model yet are not judged (objects.unmodelled_service_entries), not bypasses.
+    "gateway-api-egress": {"egress-via-gateway": [], "egress-references-resolve": [], "egress-visibility": []},
+    "ambient-waypoint-egress": {
+        "egress-via-gateway": [], "egress-references-resolve": [], "egress-visibility": [],
+    },
+    # istiod takes the last unmerged DestinationRule without a selector, not the first.
+    "subset-replaced-by-later-rule": {
+        "egress-via-gateway": [],
+        "egress-references-resolve": [
+            ("VirtualService istio-system/egress-api-stripe-com", "spec.tls[0].route[0].destination.subset",
+             "egress-api-stripe-com",
+             "subset egress-api-stripe-com of istio-egressgateway.istio-system.svc.cluster.local is not defined where "
+             "this route is used: in payments the DestinationRule Istio uses there (payments/egressgateway-pool) does "
+             "not define it; requests on the route fail with 503",
+             "define subset egress-api-stripe-com in a DestinationRule for "
+             "istio-egressgateway.istio-system.svc.cluster.local that those namespaces see (EgressRoute puts one in "
+             "each client namespace, exported to '.'), or fix the subset name"),
+        ],
+        "egress-visibility": [],
+    },
     "duplicate-subset": {
         "egress-via-gateway": [],
         "egress-references-resolve": [
@@ -112,7 +149,7 @@ EXPECTED: dict[str, dict[str, list[Row]]] = {
         "egress-visibility": [],
     },
     "istio-docs-layout": {
-        "egress-via-gateway": [],
+        "egress-via-gateway": [unrouted_tls_port("default/cnn", "edition.cnn.com")],
         "egress-references-resolve": [
             ('VirtualService default/direct-cnn-through-egress-gateway', 'spec.http[0].route[0].destination.subset',
              'cnn',
@@ -250,7 +287,7 @@ EXPECTED: dict[str, dict[str, list[Row]]] = {
         "egress-visibility": [],
     },
     "origination-exported-everywhere": {
-        "egress-via-gateway": [],
+        "egress-via-gateway": [unrouted_tls_port("istio-system/github", "api.github.com")],
         "egress-references-resolve": [],
         "egress-visibility": [
             ('DestinationRule istio-system/github-origination', 'spec.exportTo', ['*'],
@@ -261,7 +298,7 @@ EXPECTED: dict[str, dict[str, list[Row]]] = {
         ],
     },
     "origination-in-client-namespace": {
-        "egress-via-gateway": [],
+        "egress-via-gateway": [unrouted_tls_port("istio-system/github", "api.github.com")],
         "egress-references-resolve": [],
         "egress-visibility": [
             ('DestinationRule ci/github-origination', 'metadata.namespace', 'ci',
@@ -339,7 +376,7 @@ EXPECTED: dict[str, dict[str, list[Row]]] = {
         ],
     },
     "sni-mismatch": {
-        "egress-via-gateway": [],
+        "egress-via-gateway": [unrouted_tls_port("istio-system/github", "api.github.com")],
         "egress-references-resolve": [
             ('VirtualService istio-system/stripe', 'spec.tls[1].match[0].sniHosts[1]', 'www.stripe.com',
              'SNI host www.stripe.com is not served by Gateway istio-system/stripe (its servers take '
@@ -382,6 +419,7 @@ EXPECTED: dict[str, dict[str, list[Row]]] = {
     },
     "vs-not-visible-to-client": {
         "egress-via-gateway": [
+            unrouted_tls_port("istio-system/github", "api.github.com"),
             ('ServiceEntry istio-system/github', 'spec.hosts[0]', 'api.github.com',
              'the VirtualService routing api.github.com to the egress gateway (istio-system/github) '
              'is not visible in builds, where ServiceEntry istio-system/github exports '
@@ -569,7 +607,7 @@ SHARED_HOST = (("api-stripe-com", "api-stripe-com-{}"), ("api-github-com", "api-
 
 def scaled(routes: int, words: tuple[tuple[str, str], ...], scoped: bool = True,
            central: bool = False) -> list[Manifest]:
-    """``routes`` copies of the passthrough and SIMPLE-origination routes: 10 objects each. ``central``
+    """``routes`` copies of the passthrough and SIMPLE-origination routes: 13 objects each. ``central``
     moves the gateway DestinationRules from the client namespaces to istio-system, each exported to
     its client namespace (Istio finds them there, in the gateway Service's namespace)."""
     manifests = [_renamed(m, i, words, scoped) for i in range(routes) for m in BASE]
@@ -605,14 +643,14 @@ def test_work_grows_linearly_with_the_stack(rule: str, words: tuple[tuple[str, s
     # Counting Python calls instead of timing: four times the objects must cost about four times the calls.
     check = MODULES[rule].RULE.check
     small, large = scaled(50, words, scoped, central), scaled(200, words, scoped, central)
-    assert len(large) == 4 * len(small) == 2000
+    assert len(large) == 4 * len(small) == 2600
     ratio = python_calls(lambda: check(large, {})) / python_calls(lambda: check(small, {}))
     assert ratio < 4.4, f"{rule}: 4x the objects took {ratio:.2f}x the calls"
 
 
 @pytest.mark.parametrize("rule", MODULES)
 @pytest.mark.parametrize("central", [False, True], ids=["client-rules", "central-rules"])
-def test_ten_thousand_objects(rule: str, central: bool) -> None:
+def test_thirteen_thousand_objects(rule: str, central: bool) -> None:
     manifests = scaled(1000, DISTINCT, central=central)
-    assert len(manifests) == 10_000
+    assert len(manifests) == 13_000
     assert judge(rule, manifests) == []

@@ -58,7 +58,11 @@ def check(manifest: Manifest, config: Config) -> Iterator[Finding]:
         if not isinstance(host, str) or not _audited(host, audited):
             return
         settings = list(destination_rule_tls(manifest))
-        if not settings:
+        # A rule without TLS exported only to its own namespace tunes that namespace's sidecars (e.g.
+        # connection pooling in a client namespace); the gateway reads the DestinationRule of its own
+        # namespace or the host's, so this one cannot turn origination off.
+        local = [e for _, e in strings(body.get("exportTo"))] == ["."]
+        if not settings and not local:
             yield Finding("spec.trafficPolicy.tls", None,
                           f"the DestinationRule for audited host {host} does not originate TLS",
                           "set tls.mode SIMPLE (or MUTUAL) for the port the gateway uses")

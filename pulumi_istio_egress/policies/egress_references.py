@@ -9,8 +9,9 @@ Each finding is reported on the referencing object, at the exact path of the ref
   rules of the client's own namespace; else rules exported to it from the destination Service's
   namespace (the second label of ``<name>.<ns>.svc.<domain>``, or the namespace of the ServiceEntry
   declaring the host); else from the root namespace. The most specific host wins, and a rule found
-  early shadows later ones even when it lacks the subset. Rules with a ``workloadSelector`` apply to
-  selected workloads only and are left out.
+  early shadows later ones even when it lacks the subset; among unmerged rules found in one
+  place (different exportTo) the last created wins (``SidecarScope.DestinationRule``). Rules
+  with a ``workloadSelector`` apply to selected workloads only and are left out.
   Who uses a route: for a ``mesh`` route, the namespaces the VirtualService is exported to (for
   ``*``: the namespaces that hold a DestinationRule for the host, plus "every other namespace");
   when the VirtualService also binds a Gateway, less the destination Service's own namespace (the
@@ -52,6 +53,7 @@ from .objects import (
     is_external_service_entry,
     meta,
     networking_kind,
+    port_number,
     service_namespace,
     spec,
     strings,
@@ -104,6 +106,8 @@ class Match(NamedTuple):
     """Where the match applies: its own ``gateways``, else the VirtualService's."""
     sni: tuple[tuple[int, str], ...] | None
     """(index, host) of ``sniHosts``; None when the match does not restrict hosts."""
+    port: int | None = None
+    """The match's ``port``; None when it takes every port."""
 
 
 class RouteRule(NamedTuple):
@@ -398,7 +402,7 @@ class Stack:
         local = self._local if client != self.root else self._root_local
         found = _most_specific(local, client, host)
         if found:
-            return _first_merged(found)
+            return _merged_in_use(found)
         home = self.service_namespace_for(host, client)
         for namespace in dict.fromkeys([home, self.root] if home is not None else [self.root]):
             pattern = _most_specific_pattern(self._exported, namespace, host)
@@ -407,7 +411,7 @@ class Stack:
                 found = [*self._exported_public.get((namespace, pattern), ()),
                          *self._exported_for.get((namespace, pattern, client), ())]
                 if found:
-                    return _first_merged(sorted(found, key=lambda rule: rule.order))
+                    return _merged_in_use(sorted(found, key=lambda rule: rule.order))
         return []
 
     def reach(self, rule: DestinationRule) -> frozenset[str]:
@@ -456,7 +460,8 @@ def _route_rules(manifest: Manifest, namespace: str, body: dict[str, Any],
             for j, match in dicts(rule.get("match")):
                 names = [gateway_ref(manifest, g) for _, g in strings(match.get("gateways"))]
                 sni = tuple(strings(match.get("sniHosts"))) if section == "tls" else ()
-                matches.append(Match(f"{path}.match[{j}]", frozenset(names) if names else everywhere, sni or None))
+                matches.append(Match(f"{path}.match[{j}]", frozenset(names) if names else everywhere, sni or None,
+                                     port_number(match.get("port"))))
             if not matches:
                 matches.append(Match(path, everywhere, None))
             destinations = []
@@ -484,10 +489,16 @@ def _most_specific_pattern(index: dict[tuple[str, str], list[DestinationRule]], 
     return None
 
 
-def _first_merged(found: list[DestinationRule]) -> list[DestinationRule]:
-    """The rules istiod merged with the first one; a proxy uses that merged rule."""
-    first = found[0].raw_export
-    return [rule for rule in found if rule.raw_export == first]
+def _merged_in_use(found: list[DestinationRule]) -> list[DestinationRule]:
+    """The merged rule a proxy uses among ``found`` (creation order). istiod merges rules with the
+    same exportTo into one consolidated rule, kept in order of each group's first rule
+    (``mergeDestinationRule``, pilot/pkg/model/destination_rule.go), and a proxy takes the *last*
+    consolidated rule without a workloadSelector (``SidecarScope.DestinationRule``,
+    pilot/pkg/model/sidecar.go): a later rule with another exportTo replaces ours entirely."""
+    groups: dict[frozenset[str], list[DestinationRule]] = {}
+    for rule in found:
+        groups.setdefault(rule.raw_export, []).append(rule)
+    return list(groups.values())[-1]
 
 
 def _ordered(objects: Iterable[_O]) -> list[_O]:

@@ -29,7 +29,7 @@ external host, or to a non-Service name.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -39,13 +39,24 @@ from .egress_references import (
     Gateway,
     Obj,
     Report,
+    RouteRule,
     Stack,
     VirtualService,
     gc_paused,
     listing,
     refs,
 )
-from .objects import MESH, host_key, host_matches, service_namespace, strings, visible_in
+from .objects import (
+    MESH,
+    dicts,
+    host_key,
+    host_matches,
+    port_number,
+    service_namespace,
+    strings,
+    unmodelled_service_entries,
+    visible_in,
+)
 from .rule import Config, StackRule
 
 
@@ -55,6 +66,8 @@ class MeshRoute(NamedTuple):
     vs: VirtualService
     destination: Destination
     bypass: str | None
+    ports: frozenset[int] | None = None
+    """The ports its mesh matches take; None for every port."""
 
 
 @dataclass(frozen=True)
@@ -74,7 +87,10 @@ class Routing:
     scope: frozenset[str]
     """Where sidecars see such a route."""
     gateway_namespaces: frozenset[str]
-    """Where the gateway lives: its Gateway objects' and its Services' namespaces."""
+    """Where the gateway runs: the namespaces of the gateway Services mesh routes send the host to.
+    Not the Gateway objects' namespaces: a Gateway selects pods in any namespace, and istiod reads
+    the gateway's DestinationRules and credentials from the pods' namespace (pilot/pkg/xds/sds.go,
+    SidecarScope.DestinationRule in pilot/pkg/model/sidecar.go). Empty when no mesh route says."""
     subsets: dict[VirtualService, tuple[tuple[str, str], ...]]
     """(gateway Service, subset) pairs each mesh VirtualService sends the host to."""
 
@@ -93,7 +109,7 @@ class Routing:
             to_gateway=to_gateway, bypassing=tuple(r for r in mesh if r.bypass is not None),
             mesh_virtual_services=tuple(subsets),
             scope=frozenset[str]().union(*(vs.scope for vs in subsets)),
-            gateway_namespaces=frozenset({g.namespace for g in gateways} | {ns for ns in homes if ns}),
+            gateway_namespaces=frozenset(ns for ns in homes if ns),
             subsets={vs: tuple(pairs) for vs, pairs in subsets.items()},
         )
 
@@ -119,7 +135,8 @@ class Router:
             bound = [self.stack.gateways[g] for g in vs.bound if g != MESH and g in self.stack.gateways]
             for rule in vs.rules:
                 if MESH in vs.bound and rule.applies(MESH, host):
-                    mesh += [MeshRoute(vs, d, self._bypass(d.host, host, gateways)) for d in rule.destinations]
+                    ports = _mesh_ports(rule, host)
+                    mesh += [MeshRoute(vs, d, self._bypass(d.host, host, gateways), ports) for d in rule.destinations]
                 legs += [(vs, gw) for gw in bound
                          if gw.serves(host, vs.namespace) and rule.applies(gw.ref, host)
                          and any(_reaches(d.host, host) for d in rule.destinations)]
@@ -145,6 +162,17 @@ class Router:
         return None
 
 
+def _mesh_ports(rule: RouteRule, host: str) -> frozenset[int] | None:
+    """The ports the rule's mesh matches for the host take (None: every port)."""
+    ports: set[int] = set()
+    for m in rule.matches:
+        if MESH in m.gateways and (m.sni is None or any(host_matches(s, host) for _, s in m.sni)):
+            if m.port is None:
+                return None
+            ports.add(m.port)
+    return frozenset(ports)
+
+
 def _reaches(destination: str, host: str) -> bool:
     return destination == host or (host.startswith("*") and host_matches(host, destination))
 
@@ -158,10 +186,10 @@ def _labels(selector: dict[str, Any]) -> str:
 
 
 def client_namespaces(entry: Obj, routing: Routing) -> frozenset[str]:
-    """Namespaces whose sidecars use the entry's host: where it is exported, less its own namespace
-    when the egress gateway lives there (``{"*"}``: all)."""
-    if entry.namespace in routing.gateway_namespaces and "*" not in entry.scope:
-        return entry.scope - {entry.namespace}
+    """Namespaces whose sidecars use the entry's host: where it is exported, less the namespaces the
+    egress gateway runs in (its own view of the host is not a client's) (``{"*"}``: all)."""
+    if "*" not in entry.scope:
+        return entry.scope - routing.gateway_namespaces
     return entry.scope
 
 
@@ -171,10 +199,14 @@ def check(manifests: Sequence[Manifest], config: Config) -> list[tuple[Manifest,
 
 
 def _check(manifests: Sequence[Manifest], config: Config) -> list[tuple[Manifest, Finding]]:
+    manifests = list(manifests) if isinstance(manifests, Iterator) else manifests
+    unmodelled = unmodelled_service_entries(manifests)  # ambient, Gateway API: not judged, see objects.py
     stack = Stack(manifests, destination_rules=False)  # this rule never reads them
     router = Router(stack)
     report = Report()
     for entry in stack.service_entries:
+        if (entry.namespace, entry.name) in unmodelled:
+            continue
         for i, raw in strings(entry.body.get("hosts")):
             _judge(entry, f"spec.hosts[{i}]", raw, router(host_key(raw)), report)
     return report.items
@@ -197,6 +229,7 @@ def _judge(entry: Obj, path: str, raw: str, routing: Routing, report: Report) ->
                    + (f"; and {more} more route{'s' if more > 1 else ''}" if more else ""),
                    f"route {host} from mesh only to the egress gateway Service (e.g. "
                    "istio-egressgateway.istio-system.svc.cluster.local), and on to the host from the Gateway")
+    _unrouted_ports(entry, host, routing, report)
     missing = _unrouted_clients(entry, routing)
     mesh_refs = refs(routing.mesh_virtual_services)
     if missing == ["*"]:
@@ -223,6 +256,31 @@ def _judge(entry: Obj, path: str, raw: str, routing: Routing, report: Report) ->
                    "the gateway accepts the connection but has no route for it",
                    f"add a VirtualService for {host} bound to Gateway {routing.gateways[0].ref} whose route's "
                    f"destination host is {host}")
+
+
+def _unrouted_ports(entry: Obj, host: str, routing: Routing, report: Report) -> None:
+    """Per port: a port of the entry that clients see and no mesh route sends to the gateway leaves
+    the mesh directly. For a TLS port istiod builds a default SNI chain straight to the host, even
+    under REGISTRY_ONLY (buildSidecarOutboundTLSFilterChainOpts, pilot/pkg/networking/core/tls.go);
+    an HTTP port gets the default route to the host. Judged only once some route reaches the gateway
+    (no route at all is reported on its own) and only where clients see the entry."""
+    if not routing.to_gateway or not client_namespaces(entry, routing):
+        return
+    covered: set[int] = set()
+    for route in routing.to_gateway:
+        if route.ports is None:
+            return
+        covered |= route.ports
+    for i, port in dicts(entry.body.get("ports")):
+        number = port_number(port.get("number"))
+        if number is None or number in covered:
+            continue
+        report.add(entry, f"spec.ports[{i}].number", number,
+                   f"no mesh route sends port {number} of {host} to the egress gateway (routes cover "
+                   f"{listing([str(p) for p in sorted(covered)])}), so sidecars that see this port send it "
+                   "straight to the host",
+                   f"route port {number} from mesh to the egress gateway too, or leave it out of the "
+                   "ServiceEntry clients see (EgressRoute keeps the host's TLS port in a gateway-only ServiceEntry)")
 
 
 def _unrouted_clients(entry: Obj, routing: Routing) -> list[str]:

@@ -14,8 +14,9 @@ client namespace:
   the root namespace; shadowing is ``egress-references-resolve``'s business).
 
 Objects only the gateway needs - a DestinationRule for an external host that originates TLS
-(SIMPLE or MUTUAL) or carries a ``credentialName`` - live in the gateway's namespace (that of the
-Gateway objects serving the host) and are exported to ``.`` only: the gateway reads credentials
+(SIMPLE or MUTUAL) or carries a ``credentialName`` - live in the namespace the gateway runs in (that
+of the gateway Service the mesh routes send the host to, not the Gateway object's) and are exported
+to ``.`` only: the gateway reads credentials
 from its own namespace, and a sidecar that saw the rule would originate TLS itself. These are
 judged only when a Gateway serves the host (without one there is no gateway to keep them for).
 When the ServiceEntry is exported to every namespace, the clients cannot be listed; it is reported
@@ -24,7 +25,7 @@ as not scoped and client visibility is not judged.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from itertools import islice
 from typing import Any
 
@@ -41,7 +42,7 @@ from .egress_references import (
     root_namespace,
 )
 from .egress_via_gateway import Router, Routing, client_namespaces
-from .objects import destination_rule_tls, export_to, host_key, strings, visible_in
+from .objects import destination_rule_tls, export_to, host_key, strings, unmodelled_service_entries, visible_in
 from .rule import Config, StackRule
 
 FIX_SCOPE = "set exportTo to '.' and the client namespaces that use the route"
@@ -53,11 +54,15 @@ def check(manifests: Sequence[Manifest], config: Config) -> list[tuple[Manifest,
 
 
 def _check(manifests: Sequence[Manifest], config: Config) -> list[tuple[Manifest, Finding]]:
+    manifests = list(manifests) if isinstance(manifests, Iterator) else manifests
+    unmodelled = unmodelled_service_entries(manifests)  # ambient, Gateway API: not judged, see objects.py
     stack = Stack(manifests, root_namespace(config))
     router = Router(stack)
     report = Report()
     clients_of: dict[str, set[str]] = {}
     for entry in stack.service_entries:
+        if (entry.namespace, entry.name) in unmodelled:
+            continue
         hosts = [host_key(raw) for _, raw in strings(entry.body.get("hosts"))]
         if "*" in entry.scope and hosts:
             report.add(entry, "spec.exportTo", _raw(entry),
@@ -77,9 +82,9 @@ def _check(manifests: Sequence[Manifest], config: Config) -> list[tuple[Manifest
         routing = router(host)
         _scoped(stack, routing, report, judged)
         _subset_clients(stack, routing, known, report, reach)
-    homes: dict[str, list[str]] = {}
+    homes: dict[str, tuple[bool, list[str]]] = {}
     for rule in stack.destination_rules:
-        _gateway_only(stack, rule, report, homes)
+        _gateway_only(stack, router, rule, report, homes)
     return report.items
 
 
@@ -171,13 +176,16 @@ def _subset_clients(stack: Stack, routing: Routing, clients: set[str], report: R
                        "exported to '.'")
 
 
-def _gateway_only(stack: Stack, rule: DestinationRule, report: Report, homes_of: dict[str, list[str]]) -> None:
+def _gateway_only(stack: Stack, router: Router, rule: DestinationRule, report: Report,
+                  homes_of: dict[str, tuple[bool, list[str]]]) -> None:
     if not stack.is_external(rule.host):
         return
     if rule.host not in homes_of:
-        homes_of[rule.host] = sorted({g.namespace for g in stack.gateways_serving(rule.host)})
-    homes = homes_of[rule.host]
-    if not homes:
+        # Served by a Gateway at all; and where the gateway runs, from the Services mesh routes send
+        # the host to (the Gateway object's namespace says nothing about where its pods are).
+        homes_of[rule.host] = (bool(stack.gateways_serving(rule.host)), sorted(router(rule.host).gateway_namespaces))
+    served, homes = homes_of[rule.host]
+    if not served:
         return
     settings = [tls for _, tls in destination_rule_tls(rule.manifest)]
     modes = sorted({m for tls in settings if (m := tls.get("mode")) in ("SIMPLE", "MUTUAL")})
@@ -193,7 +201,7 @@ def _gateway_only(stack: Stack, rule: DestinationRule, report: Report, homes_of:
                    f"the DestinationRule {what} is exported beyond its namespace, to {shown}: only the egress "
                    "gateway needs it, and sidecars that see it would originate TLS themselves",
                    "set exportTo to ['.'] and keep the rule in the egress gateway's namespace")
-    if rule.namespace not in homes:
+    if homes and rule.namespace not in homes:
         report.add(rule, "metadata.namespace", rule.namespace,
                    f"the DestinationRule {what} lives in namespace {rule.namespace}, not in the egress gateway's "
                    f"namespace {listing(homes)}: the gateway reads credentials only from its own namespace and "

@@ -192,3 +192,34 @@ def bound_gateways(manifest: Manifest) -> list[str]:
     if value is None or value == []:
         return [MESH]
     return [gateway_ref(manifest, name) for _, name in strings(value)]
+
+
+GATEWAY_API_GROUP = "gateway.networking.k8s.io"
+GATEWAY_API_ROUTES = ("HTTPRoute", "TLSRoute", "TCPRoute", "GRPCRoute")
+WAYPOINT_LABEL = "istio.io/use-waypoint"
+
+
+def unmodelled_service_entries(manifests: Any) -> set[tuple[str, str]]:
+    """(namespace, name) of ServiceEntries whose egress runs in a flavour the stack rules do not model
+    yet, so they are not judged (never called a bypass): ambient (the entry carries
+    ``istio.io/use-waypoint`` other than ``none``: a waypoint, not a sidecar route, carries its
+    traffic; the waypoint rules judge it) and the Gateway API
+    (a ``gateway.networking.k8s.io`` route names the entry in ``parentRefs``, the mesh leg of Istio's
+    Gateway API egress task). Teaching a rule a flavour means taking it out of here."""
+    found: set[tuple[str, str]] = set()
+    for m in manifests if isinstance(manifests, (list, tuple)) else ():
+        if not isinstance(m, dict):
+            continue
+        api, kind = m.get("apiVersion"), m.get("kind")
+        if kind_of(m) == "ServiceEntry":
+            labels = sub(m, "metadata", "labels")
+            # "none" opts the entry out of waypoints (GetUseWaypoint, pilot/pkg/serviceregistry/ambient).
+            if isinstance(labels, dict) and labels.get(WAYPOINT_LABEL) not in (None, "none"):
+                found.add((meta(m, "namespace"), meta(m, "name")))
+        elif isinstance(api, str) and api.startswith(GATEWAY_API_GROUP + "/") and kind in GATEWAY_API_ROUTES:
+            for _, ref in dicts(spec(m).get("parentRefs")):
+                if ref.get("kind") == "ServiceEntry" and isinstance(ref.get("name"), str):
+                    namespace = ref.get("namespace")
+                    found.add((namespace if isinstance(namespace, str) and namespace else meta(m, "namespace"),
+                               ref["name"]))
+    return found
