@@ -65,14 +65,32 @@ def _add_render(commands: argparse._SubParsersAction[_Parser]) -> None:
     parser.set_defaults(run=_run_render)
 
 
-def _render(program_dir: str, stack: str | None, config_file: str | None = None) -> list[Any]:
+def _progress_printer(stderr: TextIO) -> Callable[[int], None] | None:
+    if not stderr.isatty():
+        return None
+
+    def show(count: int) -> None:
+        stderr.write(f"\rrendered {count} objects...")
+        stderr.flush()
+
+    return show
+
+
+def _render(
+    program_dir: str, stack: str | None, config_file: str | None = None, stderr: TextIO | None = None
+) -> list[Any]:
     from .program_process import render_in_child
     from .render import RenderError
 
+    progress = _progress_printer(stderr) if stderr is not None else None
     try:
-        return render_in_child(program_dir, stack=stack, config_file=config_file)
+        return render_in_child(program_dir, stack=stack, config_file=config_file, progress=progress)
     except RenderError as exc:
         raise UsageError(str(exc)) from None
+    finally:
+        if progress is not None and stderr is not None:
+            stderr.write("\r\x1b[K")  # clear the progress line
+            stderr.flush()
 
 
 def _run_render(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
@@ -82,7 +100,7 @@ def _run_render(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int
 
     # The program runs in a child process whose stdout is our stderr: its prints never reach
     # the YAML, and nothing it does changes what this process writes.
-    objects = _render(args.program_dir, args.stack, args.config_file)
+    objects = _render(args.program_dir, args.stack, args.config_file, stderr)
     if args.out is None:
         _write_text(stdout, to_yaml((o.manifest for o in objects), show_secrets=args.show_secrets))
         return EXIT_OK

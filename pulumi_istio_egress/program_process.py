@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,31 +39,37 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
         os.killpg(pid, sig)
 
 
-def _read_result(fd: int, deadline: float, box: list[bytes | None]) -> None:
-    """Read ``<length>\\n<json>`` from ``fd`` into ``box``; stops at EOF or a complete message."""
+def _read_result(fd: int, deadline: float, box: list[bytes], progress: Callable[[int], None] | None) -> None:
+    """Read the child's messages from ``fd``: ``P <count>\n`` lines, then ``R <length>\n<json>``.
+
+    Puts the ``R`` message (header and body) into ``box``; stops there, at EOF, or on garbage.
+    """
     data = bytearray()
-    expected: int | None = None
     with contextlib.suppress(OSError):
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and len(data) <= _MAX_RESULT:
             chunk = os.read(fd, 1 << 20)
             if not chunk:
                 break
             data += chunk
-            if expected is None and b"\n" in data:
-                head, _, _ = bytes(data).partition(b"\n")
-                if not head.isdigit() or int(head) > _MAX_RESULT:
+            while data.startswith(b"P ") and b"\n" in data:
+                line, _, rest = bytes(data).partition(b"\n")
+                data = bytearray(rest)
+                if progress is not None and line[2:].isdigit():
+                    progress(int(line[2:]))
+            if data.startswith(b"R ") and b"\n" in data:
+                head = bytes(data).partition(b"\n")[0]
+                if not head[2:].isdigit() or int(head[2:]) > _MAX_RESULT:
                     break
-                expected = len(head) + 1 + int(head)
-            if expected is not None and len(data) >= expected:
-                break
-            if len(data) > _MAX_RESULT:
-                break
+                if len(data) >= len(head) + 1 + int(head[2:]):
+                    break
+            elif data and not b"P ".startswith(bytes(data[:2])) and not b"R ".startswith(bytes(data[:2])):
+                break  # not our protocol: someone else wrote to the pipe
     box.append(bytes(data))
 
 
 def _decode(raw: bytes) -> list[RenderedObject]:
     head, _, body = raw.partition(b"\n")
-    if not head.isdigit() or len(body) != int(head):
+    if not head.startswith(b"R ") or not head[2:].isdigit() or len(body) != int(head[2:]):
         raise RenderError("the program's process ended without handing back its objects")
     try:
         message = json.loads(body)
@@ -86,8 +93,12 @@ def render_in_child(
     stack: str | None = None,
     config_file: str | None = None,
     timeout: float = RENDER_TIMEOUT,
+    progress: Callable[[int], None] | None = None,
 ) -> list[RenderedObject]:
-    """:func:`render.render_program` in a child process; :class:`RenderError` on any failure."""
+    """:func:`render.render_program` in a child process; :class:`RenderError` on any failure.
+
+    ``progress`` is called (from a reader thread) with the running count of objects declared.
+    """
     request = json.dumps({"program_dir": str(Path(program_dir)), "stack": stack, "config_file": config_file})
     read_fd, write_fd = os.pipe()
     argv = [sys.executable, "-P", "-m", __name__, str(write_fd), request]
@@ -105,8 +116,8 @@ def render_in_child(
     finally:
         os.close(write_fd)
     deadline = time.monotonic() + timeout
-    box: list[bytes | None] = []
-    reader = threading.Thread(target=_read_result, args=(read_fd, deadline, box), daemon=True)
+    box: list[bytes] = []
+    reader = threading.Thread(target=_read_result, args=(read_fd, deadline, box, progress), daemon=True)
     reader.start()
     try:
         reader.join(timeout=max(0.0, deadline - time.monotonic()))
@@ -126,7 +137,7 @@ def render_in_child(
     if not raw:
         status = proc.returncode
         raise RenderError(f"the program's process exited (status {status}) before handing back its objects")
-    return _decode(raw or b"")
+    return _decode(raw)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -143,9 +154,12 @@ def _child(argv: list[str]) -> None:
     request: dict[str, Any] = json.loads(argv[1])
     from .render import render_program
 
+    def progress(count: int) -> None:
+        _write_all(fd, b"P %d\n" % count)
+
     try:
         objects = render_program(
-            request["program_dir"], stack=request["stack"], config_file=request["config_file"]
+            request["program_dir"], stack=request["stack"], config_file=request["config_file"], progress=progress
         )
         message: dict[str, Any] = {
             "objects": [
@@ -162,7 +176,7 @@ def _child(argv: list[str]) -> None:
     except RenderError as exc:
         message = {"error": str(exc)}
     body = json.dumps(message, separators=(",", ":")).encode("utf-8")
-    _write_all(fd, str(len(body)).encode() + b"\n" + body)
+    _write_all(fd, b"R %d\n" % len(body) + body)
     os.close(fd)
     sys.stderr.flush()
     os._exit(0)  # the program's atexit hooks and threads have nothing more to say
