@@ -141,7 +141,11 @@ def _write_text(stream: TextIO, text: str) -> None:
 # check and diagram read the same inputs: Pulumi programs (directories) or YAML manifests (files)
 
 
-def _load_inputs(inputs: Sequence[str], stack: str | None) -> list[tuple[Resource, Subject]]:
+def _load_inputs(
+    inputs: Sequence[str], stack: str | None, *, programs: bool = True, files: bool = True
+) -> list[tuple[Resource, Subject]]:
+    """The objects of every input, in order: programs rendered in a child process, YAML files
+    read as kubectl reads them. ``programs``/``files`` False leaves that kind of input out."""
     from .analyzer import Resource
     from .kubeyaml import ManifestError, read
     from .report import Subject
@@ -150,14 +154,15 @@ def _load_inputs(inputs: Sequence[str], stack: str | None) -> list[tuple[Resourc
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            for obj in _render(item, stack):
+            for obj in _render(item, stack) if programs else ():
                 resource = Resource(type=obj.pulumi_type, name=obj.pulumi_name, props=obj.manifest,
                                     urn=obj.urn, parent=obj.parent_urn)
                 loaded.append((resource, Subject(object_ref(obj.manifest), item)))
         elif path.is_file():
+            if not files:
+                continue
             try:
-                text = path.read_text(encoding="utf-8")
-                manifests = read(text)
+                manifests = read(path.read_text(encoding="utf-8"))
             except (OSError, UnicodeDecodeError) as exc:
                 raise UsageError(f"{item}: cannot read: {exc}") from None
             except ManifestError as exc:
@@ -223,6 +228,7 @@ def _run_check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     if not (pack_dir / "PulumiPolicy.yaml").is_file():
         raise UsageError(f"{pack_dir}: not a policy pack (no PulumiPolicy.yaml); pass --policy-pack DIR")
     config = _read_policy_config(args.policy_config) if args.policy_config else None
+    _load_inputs(args.inputs, args.stack, programs=False)  # bad files fail before the pack starts
     try:
         # The pack starts (and loads its code) before any checked program runs, so a program
         # that rewrites the pack on disk cannot change the rules it is judged by.
