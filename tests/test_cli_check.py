@@ -54,7 +54,8 @@ BLOG_VIOLATIONS = [
 
 def test_compliant_program_passes(monkeypatch: pytest.MonkeyPatch) -> None:
     program = str(ROOT / "examples" / "simple-origination")
-    assert run(["check", program, "--policy-pack", PACK], monkeypatch)[:2] == (0, "No policy violations (6 objects judged).\n")
+    assert run(["check", program, "--policy-pack", PACK], monkeypatch)[:2] == (
+        0, "No policy violations (6 objects judged).\n")
 
 
 def test_violating_yaml_fails_with_text_like_pulumi_preview(monkeypatch: pytest.MonkeyPatch) -> None:

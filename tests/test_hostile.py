@@ -13,9 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from pulumi_istio_egress import cli
+from pulumi_istio_egress import cli, output_dir
 from pulumi_istio_egress.analyzer import PolicyPackError, PolicyPackProcess
+from pulumi_istio_egress.kubeyaml import ManifestError, read
+from pulumi_istio_egress.output_dir import INDEX
 from pulumi_istio_egress.policies.objects import covering_patterns
+from pulumi_istio_egress.render import RenderError, object_file_name, to_yaml
+from pulumi_istio_egress.render import _plain as render_plain
 
 ROOT = Path(__file__).parents[1]
 PACK = str(ROOT / "policy")
@@ -158,7 +162,8 @@ def test_a_program_that_rewrites_the_pack_is_judged_by_the_pack_as_it_was(
 def test_program_writes_to_fd_1_never_reach_the_yaml(capfd: pytest.CaptureFixture[str]) -> None:
     code = cli.main(["render", str(PROGRAMS / "prints-to-stdout")])
     out, err = capfd.readouterr()
-    assert (code, out) == (0, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n  namespace: ns\ndata:\n  a: b\n")
+    assert (code, out) == (
+        0, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n  namespace: ns\ndata:\n  a: b\n")
     assert "kind: Injected" in err and "kind: AlsoInjected" in err
 
 
@@ -224,4 +229,149 @@ def test_check_help_says_the_default_pack_runs_code_from_the_current_directory(
     assert cli.main(["check", "--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())
     assert "default: ./policy, i.e. the pack's Python code is run from the current directory" in text
-    assert "Exit 0 when no mandatory policy is violated, 1 when one is, 2 when the inputs or the pack could not be" in text
+    assert ("Exit 0 when no mandatory policy is violated, 1 when one is, 2 when the inputs or the pack could not "
+            "be judged") in text
+
+
+# ---------------------------------------------------------------------------------------------
+# go-yaml v2's scalar rules, as kubectl applies them (sigs.k8s.io/yaml -> goyaml.v2 resolve())
+
+SCALARS = [
+    ("y", True), ("Yes", True), ("on", True), ("TRUE", True), ("n", False), ("off", False), ("NO", False),
+    ("~", None), ("null", None), ("0o26", 22), ("0x1F", 31), ("0X1F", 31), ("0755", 493), ("08", 8),
+    ("-0b11", -3), ("0b102", "0b102"), ("1_000", 1000), ("1e3", 1000), (".5", 0.5), ("+1", 1),
+    ("2024-01-01", "2024-01-01"), ("12:30", "12:30"), ("1e400", "1e400"), ("NaN", "NaN"), ("yes-key", "yes-key"),
+    ("99999999999999999999", 100000000000000000000),
+]
+
+
+@pytest.mark.parametrize(("text", "value"), SCALARS, ids=[t for t, _ in SCALARS])
+def test_plain_scalars_resolve_as_go_yaml_v2_does(text: str, value: object) -> None:
+    [item] = read(f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: a}}\nv: {text}\n")
+    assert (item.manifest["v"], type(item.manifest["v"])) == (value, type(value))
+
+
+KEYS_AND_MERGES = [
+    ("{1: a, true: b, 1.5: c}", {"1": "a", "true": "b", "1.5": "c"}),
+    ("{y: a}", {"true": "a"}),  # go-yaml v2 reads the key y as a boolean too
+    ("{a: 1, <<: {a: 2, b: 3}}", {"a": 2, "b": 3}),  # a merge writes where it stands
+    ("{<<: [{a: 1}, {a: 2, b: 2}], c: 3}", {"a": 1, "b": 2, "c": 3}),  # earlier mappings win
+    ("{s: !!str 12, i: !!int '12', b: !!binary aGk=}", {"s": "12", "i": 12, "b": "hi"}),
+]
+
+
+@pytest.mark.parametrize(("text", "value"), KEYS_AND_MERGES, ids=[t for t, _ in KEYS_AND_MERGES])
+def test_keys_merges_and_tags_as_kubectl_sends_them(text: str, value: object) -> None:
+    [item] = read(f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: a}}\nv: {text}\n")
+    assert item.manifest["v"] == value
+
+
+READ_ERRORS = [
+    ("v: .nan", "document 1: it holds a NaN or infinite number, which JSON (and so kubectl) cannot carry"),
+    ("v: !!int abc", "line 4, column 4: cannot decode 'abc' as a !!int"),
+    ("v: {? [a]: 1}", "line 4, column 7: a list cannot be a mapping key (JSON keys are strings)"),
+    ("v: &a [*a]", "line 4, column 4: anchor value contains itself"),
+    ("items: 3", "document 1: items: a list's items must be a list, not a number"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), READ_ERRORS, ids=[t for t, _ in READ_ERRORS])
+def test_what_kubectl_refuses_is_refused(text: str, message: str) -> None:
+    with pytest.raises(ManifestError) as caught:
+        read(f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: a}}\n{text}\n")
+    assert str(caught.value) == message
+
+
+TRICKY_STRINGS = ["0X1F", "y", "0o17", "1_000", "08", "2024-01-01", "", "a\x85b", "line\u2028sep", "\ufeffbom",
+                  "tab\tand\x1bescape", "multi\nline\n", "NaN", ".inf", "<<"]
+
+
+@pytest.mark.parametrize("text", TRICKY_STRINGS, ids=[repr(t) for t in TRICKY_STRINGS])
+def test_rendered_strings_read_back_the_same_by_kubectl(text: str) -> None:
+    manifest = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"k": text}}
+    assert [i.manifest for i in read(to_yaml([manifest]))] == [manifest]
+
+
+def test_render_refuses_numbers_json_cannot_carry() -> None:
+    with pytest.raises(RenderError, match=r"^resource 'r': inputs.spec.x is nan, which Kubernetes' JSON cannot"):
+        render_plain({"spec": {"x": float("nan")}}, "resource 'r'", "inputs")
+
+
+# ---------------------------------------------------------------------------------------------
+# render --out as a GitOps directory
+
+EGRESS = str(Path(__file__).parent / "fixtures" / "programs" / "egress")
+SE_FILE = "istio-egress.serviceentry.external-api.yaml"
+
+
+def render_out(out: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = cli.main(["render", EGRESS, "--out", str(out)])
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("link", ["symlink", "hardlink"])
+def test_out_replaces_links_instead_of_writing_through_them(
+    link: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, outside = tmp_path / "out", tmp_path / "outside.txt"
+    assert render_out(out, capsys)[0] == 0
+    outside.write_text("not yours")
+    (out / SE_FILE).unlink()
+    (os.symlink if link == "symlink" else os.link)(outside, out / SE_FILE)
+
+    assert render_out(out, capsys)[0] == 0
+    entry = out / SE_FILE
+    assert (outside.read_text(), entry.is_symlink(), entry.stat().st_nlink) == ("not yours", False, 1)
+
+
+def test_out_refuses_a_directory_it_did_not_write(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "README.md").write_text("mine")
+    assert render_out(out, capsys) == (2, f"error: {out} is not empty and was not written by render --out (no "
+                                          f"{INDEX}); pass a new or empty directory\n")
+    assert sorted(p.name for p in out.iterdir()) == ["README.md"]
+
+
+def test_out_removes_the_files_of_objects_no_longer_declared(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    assert render_out(out, capsys)[0] == 0
+    # As left by an earlier run that declared one more route.
+    (out / "istio-egress.serviceentry.deleted-route.yaml").write_text("kind: ServiceEntry\n")
+    (out / INDEX).write_text((out / INDEX).read_text() + "istio-egress.serviceentry.deleted-route.yaml\n")
+    (out / "kustomization.yaml").write_text("resources: []\n")  # not ours: left alone
+
+    assert render_out(out, capsys)[0] == 0
+    names = {p.name for p in out.iterdir()}
+    assert ("istio-egress.serviceentry.deleted-route.yaml" in names, "kustomization.yaml" in names) == (False, True)
+
+
+def test_out_is_all_or_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    assert render_out(out, capsys)[0] == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    (out / SE_FILE).write_bytes(b"edited\n")
+    before[SE_FILE] = b"edited\n"
+    calls = []
+    real = output_dir._write_temp
+
+    def failing(directory: Path, data: bytes) -> Path:
+        calls.append(1)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device", str(directory / "x"))
+        return real(directory, data)
+
+    monkeypatch.setattr(output_dir, "_write_temp", failing)
+    assert render_out(out, capsys) == (2, f"error: cannot write {out / 'x'}: No space left on device\n")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # no temp files, nothing replaced
+
+
+def test_out_file_names_are_bounded_and_stable() -> None:
+    manifest = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "n" * 253, "namespace": "s" * 63}}
+    name = object_file_name(manifest)
+    assert (len(name), name == object_file_name(manifest), name.startswith(f"{'s' * 63}.configmap.nnn")) == (
+        200, True, True)
