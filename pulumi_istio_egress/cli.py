@@ -312,6 +312,9 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.suppress(OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), stdout.fileno())
         return EXIT_FAILED
+    except Exception as exc:  # a crash must never read as a verdict (exit 1): say it in one line
+        _error(f"internal error: {type(exc).__name__}: {exc}", stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -494,8 +494,9 @@ def test_started_like_the_cli(tmp_path: Path) -> None:
             id="not-a-port",
         ),
         pytest.param(
-            "import sys, time\nprint('waiting for godot', file=sys.stderr)\ntime.sleep(30)\n", "python", 1.0,
-            "no port on stdout within 1s", "waiting for godot",
+            # 5 s: on a loaded machine the interpreter alone can take more than a second to start.
+            "import sys, time\nprint('waiting for godot', file=sys.stderr)\ntime.sleep(30)\n", "python", 5.0,
+            "no port on stdout within 5s", "waiting for godot",
             id="timeout",
         ),
     ],

@@ -12,12 +12,14 @@ import threading
 from pathlib import Path
 
 import pytest
+from google.protobuf import json_format
 
-from pulumi_istio_egress import cli, output_dir
-from pulumi_istio_egress.analyzer import PolicyPackError, PolicyPackProcess
+from pulumi_istio_egress import analyzer, cli, output_dir
+from pulumi_istio_egress.analyzer import PolicyPackError, PolicyPackProcess, Secret
 from pulumi_istio_egress.kubeyaml import ManifestError, read
 from pulumi_istio_egress.output_dir import INDEX
 from pulumi_istio_egress.policies.objects import covering_patterns
+from pulumi_istio_egress.program_process import render_in_child
 from pulumi_istio_egress.render import RenderError, object_file_name, to_yaml
 from pulumi_istio_egress.render import _plain as render_plain
 
@@ -179,6 +181,17 @@ def test_render_redacts_secrets_unless_asked(capsys: pytest.CaptureFixture[str])
     shown = capsys.readouterr().out
     assert ("hidden-token-4711" in redacted, "spec: '[secret]'" in redacted) == (False, True)
     assert "- '*.hidden-token-4711.example.com'" in shown
+
+
+def test_secrets_come_back_from_the_child_still_marked() -> None:
+    [obj] = render_in_child(PROGRAMS / "secret-host")
+    assert obj.manifest["spec"] == Secret({
+        "hosts": ["*.hidden-token-4711.example.com"], "exportTo": ["."], "location": "MESH_EXTERNAL",
+        "resolution": "NONE", "ports": [{"number": 443, "name": "tls", "protocol": "TLS"}]})
+    # ... and travel to the pack with Pulumi's secret signature.
+    wire = analyzer._struct(obj.manifest, skip_internal=True)
+    assert json_format.MessageToDict(wire)["spec"]["4dabf18193072939515e22adb298388d"] == (
+        "1b47061264138c4ac30d75fd1eb44270")
 
 
 @pytest.mark.parametrize("form", ["text", "json", "sarif"])
