@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -142,10 +144,18 @@ def test_a_program_that_exits_0_early_is_not_a_pass(capsys: pytest.CaptureFixtur
         2, "", "error: the program's process exited (status 0) before handing back its objects\n")
 
 
-@pytest.mark.parametrize("program", ["atexit-zero", "patches-checker"])
-def test_a_program_cannot_change_the_verdict_from_inside(program: str, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = check([str(PROGRAMS / program)], capsys)
+def test_a_program_cannot_change_the_verdict_by_patching_the_checker(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = check([str(PROGRAMS / "patches-checker")], capsys)
     assert (code, "no-wildcard-hosts (ServiceEntry payments/ssh)" in mandatory(out)) == (1, True), out
+
+
+def test_a_programs_atexit_hook_cannot_change_the_exit_status() -> None:
+    # The hook would run when the checker's own interpreter ends: run the checker as a process.
+    done = subprocess.run(
+        [sys.executable, "-m", "pulumi_istio_egress", "check", str(PROGRAMS / "atexit-zero"), "--policy-pack", PACK],
+        capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert (done.returncode, "no-wildcard-hosts  (ServiceEntry payments/ssh)" in done.stdout) == (1, True), done.stdout
 
 
 def test_a_program_that_rewrites_the_pack_is_judged_by_the_pack_as_it_was(
@@ -234,6 +244,16 @@ def running(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state not in ("Z", "X")
+
+
+def test_a_program_that_never_finishes_is_stopped_with_its_helpers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pid_file = tmp_path / "helper.pid"
+    monkeypatch.setenv("HOSTILE_PID_FILE", str(pid_file))
+    with pytest.raises(RenderError, match=r"^the program did not finish within 20s$"):
+        render_in_child(PROGRAMS / "sleeps-forever", timeout=20)
+    assert not running(int(pid_file.read_text()))
 
 
 def test_check_help_says_the_default_pack_runs_code_from_the_current_directory(
