@@ -312,6 +312,9 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.suppress(OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), stdout.fileno())
         return EXIT_FAILED
+    except OSError as exc:  # stdout on a full disk, a closed descriptor: a write error is exit 2
+        _error(f"cannot write output: {exc.strerror or exc}", stderr)
+        return EXIT_USAGE
     except Exception as exc:  # a crash must never read as a verdict (exit 1): say it in one line
         _error(f"internal error: {type(exc).__name__}: {exc}", stderr)
         return EXIT_USAGE

@@ -6,6 +6,7 @@ Fixtures are small files under ``fixtures/hostile/``; inputs that must be large 
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
@@ -254,6 +255,16 @@ def test_a_program_that_never_finishes_is_stopped_with_its_helpers(
     with pytest.raises(RenderError, match=r"^the program did not finish within 20s$"):
         render_in_child(PROGRAMS / "sleeps-forever", timeout=20)
     assert not running(int(pid_file.read_text()))
+
+
+def test_a_write_error_on_stdout_is_exit_2(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    class Full(io.StringIO):
+        def write(self, text: str) -> int:
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(sys, "stdout", Full())
+    code = cli.main(["check", str(HOSTILE / "yaml12-octal-port.yaml"), "--policy-pack", PACK])
+    assert (code, capsys.readouterr().err) == (2, "error: cannot write output: No space left on device\n")
 
 
 def test_check_help_says_the_default_pack_runs_code_from_the_current_directory(
