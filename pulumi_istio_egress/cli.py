@@ -142,10 +142,15 @@ def _write_text(stream: TextIO, text: str) -> None:
 
 
 def _load_inputs(
-    inputs: Sequence[str], stack: str | None, *, programs: bool = True, files: bool = True
+    inputs: Sequence[str],
+    stack: str | None,
+    *,
+    programs: bool = True,
+    files: dict[str, list[Any]] | None = None,
 ) -> list[tuple[Resource, Subject]]:
     """The objects of every input, in order: programs rendered in a child process, YAML files
-    read as kubectl reads them. ``programs``/``files`` False leaves that kind of input out."""
+    read as kubectl reads them. ``programs`` False leaves programs out; ``files`` caches what
+    each file held, so a second call does not read it again."""
     from .analyzer import Resource
     from .kubeyaml import ManifestError, read
     from .report import Subject
@@ -158,9 +163,10 @@ def _load_inputs(
                 resource = Resource(type=obj.pulumi_type, name=obj.pulumi_name, props=obj.manifest,
                                     urn=obj.urn, parent=obj.parent_urn)
                 loaded.append((resource, Subject(object_ref(obj.manifest), item)))
+        elif path.is_file() and files is not None and item in files:
+            loaded += files[item]
         elif path.is_file():
-            if not files:
-                continue
+            start = len(loaded)
             try:
                 manifests = read(path.read_text(encoding="utf-8"))
             except (OSError, UnicodeDecodeError) as exc:
@@ -173,6 +179,8 @@ def _load_inputs(
                 except (ValueError, TypeError) as exc:
                     raise UsageError(f"{item}: {manifest.place}: {exc}") from None
                 loaded.append((resource, Subject(object_ref(manifest.manifest), item)))
+            if files is not None:
+                files[item] = loaded[start:]
         else:
             raise UsageError(f"{item}: no such program directory or manifest file")
     seen: set[str] = set()  # linear: 40k objects must not take 40k squared steps
@@ -228,13 +236,14 @@ def _run_check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     if not (pack_dir / "PulumiPolicy.yaml").is_file():
         raise UsageError(f"{pack_dir}: not a policy pack (no PulumiPolicy.yaml); pass --policy-pack DIR")
     config = _read_policy_config(args.policy_config) if args.policy_config else None
-    _load_inputs(args.inputs, args.stack, programs=False)  # bad files fail before the pack starts
+    files: dict[str, list[Any]] = {}
+    _load_inputs(args.inputs, args.stack, programs=False, files=files)  # bad files fail before the pack starts
     try:
         # The pack starts (and loads its code) before any checked program runs, so a program
         # that rewrites the pack on disk cannot change the rules it is judged by.
         with PolicyPackProcess(pack_dir) as pack:
             pack.configure(reconcile_config(pack.info, config))
-            loaded = _load_inputs(args.inputs, args.stack)
+            loaded = _load_inputs(args.inputs, args.stack, files=files)
             if not loaded and not args.allow_empty:
                 raise UsageError(
                     f"nothing was judged: {', '.join(args.inputs)} declare(s) no objects; "
