@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import PYTHON, ROOT, machine, median, routes, run_json
 
 HERE = Path(__file__).resolve().parent
-SECTIONS = ("registration", "import", "policy", "render")
+SECTIONS = ("registration", "import", "policy", "render", "check")
 
 
 @dataclass
@@ -253,7 +253,8 @@ def policy(report: Report, starts: int, per_resource: int, stack_rounds: int, si
     s, t = median(ours), median(trivial)
     report.say(f"Start-up to ready (spawn -> Handshake, ConfigureStack, GetAnalyzerInfo answered), median of {starts}: "
                f"**{s:.2f} s**; a one-policy pack on the same SDK, alternating: {t:.2f} s (the floor).")
-    report.targets.append(Target("pack start-up to ready", s, 0.5, "s", f"trivial pack {t:.2f} s"))
+    report.targets.append(Target("pack start-up to ready, over the bare SDK's", (s - t) * 1e3, 50, "ms",
+                                 f"ours {s:.2f} s, one-policy pack {t:.2f} s"))
     report.say()
     report.say(f"Per resource ({analyze['objects']} objects of the route mix, no violations):")
     report.say()
@@ -266,21 +267,33 @@ def policy(report: Report, starts: int, per_resource: int, stack_rounds: int, si
     g_on, g_off = analyze["grpc_crds"], analyze["grpc_webhook_only"]
     report.say(f"| gRPC `PolicyPackProcess.analyze` (Remediate + Analyze), median | {g_on['median'] * 1e3:.2f} ms | "
                f"{g_off['median'] * 1e3:.2f} ms |")
+    report.say(f"| gRPC, the same policies doing nothing (GC off), median | {g_on['floor_median'] * 1e3:.2f} ms | "
+               f"{g_off['floor_median'] * 1e3:.2f} ms |")
     report.say(f"| gRPC, first call of a fresh pack | {g_on['first'] * 1e3:.0f} ms (loads the CRDs) | "
                f"{g_off['first'] * 1e3:.0f} ms |")
+    report.targets.append(Target("per-resource Analyze over gRPC / no-op floor", g_on["median"] / g_on["floor_median"],
+                                 1.2, "x", "CRD layer on"))
     report.say()
-    report.say(f"AnalyzeStack over gRPC, median of {stack_rounds}:")
+    report.say(f"AnalyzeStack over gRPC, median of {stack_rounds}, alternating with the floor: a pack with the "
+               "same policies doing nothing, GC off (`benchmarks/floor_pack`):")
     report.say()
-    report.say("| objects | time | per object |")
-    report.say("|---|---|---|")
+    report.say("Ratios use the pack process's CPU time (from /proc); wall time is shown too.")
+    report.say()
+    report.say("| objects | ours: pack CPU (wall) | floor: pack CPU (wall) | ours / floor (CPU) "
+               "| per object (ours, CPU) |")
+    report.say("|---|---|---|---|---|")
     med_of: dict[int, float] = {}
     for size in sizes:
         entry = stack[str(size)]
-        med_of[size] = median(entry["times"])
-        report.say(f"| {entry['objects']} | {med_of[size]:.2f} s | {med_of[size] / entry['objects'] * 1e6:.0f} us |")
+        med_of[size] = median(entry["cpu"])
+        fl = median(entry["floor_cpu"])
+        report.say(f"| {entry['objects']} | {med_of[size]:.2f} s ({median(entry['times']):.2f} s) | {fl:.2f} s "
+                   f"({median(entry['floor']):.2f} s) | {med_of[size] / fl:.2f} | "
+                   f"{med_of[size] / entry['objects'] * 1e6:.0f} us |")
+        report.targets.append(Target(f"AnalyzeStack of {entry['objects']} objects / no-op floor", med_of[size] / fl,
+                                     1.5, "x", "pack CPU"))
     report.say()
     big, small = max(sizes), min(sizes)
-    report.targets.append(Target(f"AnalyzeStack of {big} objects", med_of[big], 1.0, "s"))
     report.targets.append(Target(f"AnalyzeStack cost({big})/cost({small})", med_of[big] / med_of[small],
                                  big / small * 1.1, "x", f"linear = {big / small:g}"))
     parts = stack["parts"]
@@ -305,37 +318,158 @@ def write_program(directory: Path, n: int) -> None:
     (directory / "Pulumi.dev.yaml").write_text(json.dumps(config))  # JSON is YAML
 
 
-def render(report: Report, n: int, rounds: int) -> None:
-    runs: list[dict[str, Any]] = []
-    floor: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory(prefix="bench-render-") as tmp:
-        write_program(Path(tmp), n)
-        for r in range(rounds):
-            _progress(f"render N={n} round {r + 1}/{rounds}")
-            runs.append(run_json([str(HERE / "render_worker.py"), tmp]))
-            floor.append(run_json([str(HERE / "register_worker.py"), "hand", str(n)]))
-    report.data["render"] = {"runs": runs, "floor": floor}
-    sec, peak = median([x["cpu"] for x in runs]), median([x["rss_peak_mib"] for x in runs])
-    wall = median([x["seconds"] for x in runs])
-    base = median([x["rss_import_mib"] for x in runs])
-    hand = median([x["cpu"] for x in floor])
+_HAND_PROGRAM = """import json
+from pathlib import Path
+
+import pulumi
+from pulumi_kubernetes.apiextensions import CustomResource
+
+# The same objects and outputs as the EgressRoute program, written out by hand (as literals, read
+# from a file so the program text stays small).
+for route in json.loads((Path(__file__).parent / "routes.json").read_text()):
+    parent = pulumi.ComponentResource("istio-egress:index:EgressRoute", route["name"], {}, None)
+    opts = pulumi.ResourceOptions(parent=parent)
+    for child in route["children"]:
+        CustomResource(child["name"], api_version=child["apiVersion"], kind=child["kind"],
+                       metadata=child["metadata"], spec=child["spec"], opts=opts)
+    parent.register_outputs(route["outputs"])
+"""
+
+
+def write_hand_program(directory: Path, n: int) -> None:
+    """A program declaring exactly the objects (and outputs) of ``write_program``'s, by hand."""
+    from pulumi_istio_egress import parse_route
+    from pulumi_istio_egress.component import _outputs
+    from pulumi_istio_egress.manifests import keyed_manifests
+
+    data = []
+    for name, args in routes(n).items():
+        plan = keyed_manifests(parse_route(args))
+        data.append({"name": name, "outputs": _outputs(plan), "children": [
+            {"name": f"{name}-{key}", "apiVersion": m["apiVersion"], "kind": m["kind"], "metadata": m["metadata"],
+             "spec": m["spec"]} for key, m in plan.items()]})
+    (directory / "__main__.py").write_text(_HAND_PROGRAM)
+    (directory / "Pulumi.yaml").write_text("name: istio-egress\nruntime: python\n")
+    (directory / "Pulumi.dev.yaml").write_text("config: {}\n")
+    (directory / "routes.json").write_text(json.dumps(data))
+
+
+def render(report: Report, sizes: list[int], rounds: int) -> None:
+    """Render of the routes program vs a hand-written program with the same objects, both through
+    ``render_program`` + ``to_yaml``, in fresh processes, alternating."""
+    results: dict[int, dict[str, list[dict[str, Any]]]] = {}
+    for n in sizes:
+        results[n] = {"ours": [], "hand": []}
+        with tempfile.TemporaryDirectory(prefix="bench-render-") as ours, \
+                tempfile.TemporaryDirectory(prefix="bench-render-hand-") as hand:
+            write_program(Path(ours), n)
+            write_hand_program(Path(hand), n)
+            for r in range(rounds):
+                for which in (("ours", "hand") if r % 2 == 0 else ("hand", "ours")):
+                    _progress(f"render {which} N={n} round {r + 1}/{rounds}")
+                    results[n][which].append(run_json([str(HERE / "render_worker.py"),
+                                                       ours if which == "ours" else hand], timeout=3600))
+    report.data["render"] = results
     report.say("## Offline render")
     report.say()
-    report.say(f"`render_program` + `to_yaml` of the root program with {n} routes ({runs[0]['objects']} objects, "
-               f"{runs[0]['bytes'] / 1e6:.1f} MB of YAML), median of {rounds}, each in a fresh process, alternating "
-               "with the hand-written registration floor for the same routes:")
+    report.say(f"`render_program` + `to_yaml`, median of {rounds} fresh processes per variant, alternating: the root "
+               "program with N routes against a hand-written program declaring the same objects and outputs through "
+               "the same render path. CPU time of the whole process (GC included).")
     report.say()
-    report.say("| | CPU time | wall time | peak RSS |")
-    report.say("|---|---|---|---|")
-    yaml_part = median([x["yaml"] for x in runs])
-    report.say(f"| render ({n} routes) | {sec:.2f} s | {wall:.2f} s (of which to_yaml {yaml_part:.2f} s) | "
-               f"{peak:.0f} MiB (after imports: {base:.0f} MiB) |")
-    report.say(f"| registration floor (hand-written, same objects) | {hand:.2f} s | "
-               f"{median([x['seconds'] for x in floor]):.2f} s | |")
-    report.say(f"| render / floor | {sec / hand:.2f} | |")
+    report.say("| N routes | objects | ours: CPU (wall) | hand-written: CPU (wall) | ours / hand "
+               "| peak RSS ours / hand |")
+    report.say("|---|---|---|---|---|---|")
+    cpu: dict[int, float] = {}
+    for n in sizes:
+        o, h = results[n]["ours"], results[n]["hand"]
+        cpu[n] = median([x["cpu"] for x in o])
+        hand_cpu = median([x["cpu"] for x in h])
+        report.say(f"| {n} | {o[0]['objects']} | {cpu[n]:.2f} s ({median([x['seconds'] for x in o]):.2f} s) | "
+                   f"{hand_cpu:.2f} s ({median([x['seconds'] for x in h]):.2f} s) | {cpu[n] / hand_cpu:.2f} | "
+                   f"{median([x['rss_peak_mib'] for x in o]):.0f} / {median([x['rss_peak_mib'] for x in h]):.0f} MiB |")
+        report.targets.append(Target(f"render of {n} routes / hand-written program", cpu[n] / hand_cpu, 1.3, "x",
+                                     "CPU time"))
     report.say()
-    report.targets.append(Target(f"render of {n} routes / registration floor", sec / hand, 1.1, "x",
-                                 "no target set", reference=True))
+    small, big = min(sizes), max(sizes)
+    if big > small:
+        report.targets.append(Target(f"render cost({big})/cost({small})", cpu[big] / cpu[small], big / small * 1.1,
+                                     "x", f"CPU time; linear = {big / small:g}"))
+
+
+# --- check end to end ----------------------------------------------------------------------------
+
+
+def _checkov() -> str | None:
+    """checkov from PATH or from the benchmark's own virtualenv (``benchmarks/setup-checkov.sh``)."""
+    own = ROOT / ".venv-checkov" / "bin" / "checkov"
+    return str(own) if own.exists() else shutil.which("checkov")
+
+
+def _timed(argv: list[str], ok: tuple[int, ...]) -> dict[str, float]:
+    """Wall and CPU time (children included) of one whole command."""
+    before = os.times()
+    start = time.perf_counter()
+    proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=3600)
+    wall = time.perf_counter() - start
+    after = os.times()
+    if proc.returncode not in ok:
+        raise RuntimeError(f"{' '.join(argv)} exited {proc.returncode}:\n{proc.stderr[-3000:]}")
+    return {"seconds": wall, "cpu": (after.children_user - before.children_user)
+            + (after.children_system - before.children_system)}
+
+
+def check(report: Report, sizes: list[int], rounds: int, baseline: str | None) -> None:
+    """``pulumi-istio-egress check FILE.yaml`` end to end against checkov on the same file, and
+    against another installation (``--baseline``, e.g. the previous release), alternating."""
+    sys.path.insert(0, str(HERE))
+    from policy_worker import manifests
+
+    from pulumi_istio_egress.render import to_yaml
+
+    checkov = _checkov()
+    tools: dict[str, list[str]] = {"ours": [str(Path(PYTHON).parent / "pulumi-istio-egress"), "check"]}
+    if checkov:
+        tools["checkov"] = [checkov, "--framework", "kubernetes", "--quiet", "--compact", "-f"]
+    if baseline:
+        tools["baseline"] = [str(Path(baseline) / "bin" / "pulumi-istio-egress"), "check"]
+    results: dict[int, dict[str, list[dict[str, float]]]] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-check-") as tmp:
+        for n in sizes:
+            path = Path(tmp) / f"stack-{n}.yaml"
+            path.write_text(to_yaml(manifests(n)))
+            results[n] = {name: [] for name in tools}
+            for r in range(rounds):
+                order = list(tools) if r % 2 == 0 else list(reversed(tools))
+                for name in order:
+                    _progress(f"check {name} N={n} round {r + 1}/{rounds}")
+                    # checkov exits 1 when one of its checks fails (it has none for Istio kinds, but it
+                    # judges nothing else either); ours must pass the clean stack.
+                    argv = [*tools[name], str(path)]
+                    if name != "checkov":
+                        argv += ["--policy-pack", str(ROOT / "policy")]
+                    results[n][name].append(_timed(argv, (0, 1) if name == "checkov" else (0,)))
+    report.data["check"] = results
+    report.say("## `check` end to end")
+    report.say()
+    report.say(f"A YAML file of N objects of the route mix, median of {rounds} whole commands per tool, alternating. "
+               + ("" if checkov else "checkov was not found (run `bash benchmarks/setup-checkov.sh`). ")
+               + ("" if baseline else "No `--baseline` installation was given. "))
+    report.say()
+    report.say("| objects | " + " | ".join(f"{name}: wall (CPU)" for name in tools) + " |")
+    report.say("|---|" + "---|" * len(tools))
+    for n in sizes:
+        cells = [f"{median([x['seconds'] for x in results[n][t]]):.2f} s "
+                 f"({median([x['cpu'] for x in results[n][t]]):.2f} s)" for t in tools]
+        report.say(f"| {n} | " + " | ".join(cells) + " |")
+        ours = median([x["seconds"] for x in results[n]["ours"]])
+        if checkov:
+            theirs = median([x["seconds"] for x in results[n]["checkov"]])
+            report.targets.append(Target(f"check of {n} objects / checkov on the same file", ours / theirs, 1.0,
+                                         "x", "wall time"))
+        if baseline:
+            before = median([x["seconds"] for x in results[n]["baseline"]])
+            report.targets.append(Target(f"check of {n} objects / baseline", ours / before, 0.5, "x", "wall time"))
+    report.say()
 
 
 # --- main ----------------------------------------------------------------------------------------
@@ -347,6 +481,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {', '.join(SECTIONS)}")
     parser.add_argument("--json", type=Path, help="also write every raw measurement here")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--baseline", help="a virtualenv with another pulumi-istio-egress (e.g. the last release) for "
+                                           "the check section to compare against")
     args = parser.parse_args(argv)
     only = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = set(only) - set(SECTIONS)
@@ -362,7 +498,8 @@ def main(argv: list[str] | None = None) -> int:
         "registration": lambda: registration(report, {100: 3, 1000: 1} if q else {100: 5, 1000: 3}),
         "import": lambda: imports(report, 10 if q else 30),
         "policy": lambda: policy(report, 3 if q else 7, 200 if q else 500, 1 if q else 3, [1000, 10000]),
-        "render": lambda: render(report, 1000, 1 if q else 2),
+        "render": lambda: render(report, [1000, 5000], 1 if q else 2),
+        "check": lambda: check(report, [1000, 10000], 1 if q else 3, args.baseline),
     }
     started = time.perf_counter()
     for section in SECTIONS:

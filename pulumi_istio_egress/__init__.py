@@ -2,7 +2,7 @@
 
 from typing import TYPE_CHECKING, Any
 
-from .args import EgressRouteArgs, TlsMode
+from .args import Dataplane, EgressRouteArgs, TlsMode
 from .findings import Finding, Manifest
 from .manifests import route_manifests
 from .route import EgressRouteError, Route, parse_route
@@ -22,6 +22,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
+    "Dataplane",
     "EgressRoute",
     "EgressRouteArgs",
     "EgressRouteError",

@@ -23,6 +23,17 @@ class TlsMode(StrEnum):
     """SIMPLE plus a client certificate from `client_credential_name`."""
 
 
+class Dataplane(StrEnum):
+    """Which Istio data plane carries the clients' traffic, and so what the egress point is."""
+
+    SIDECAR = "SIDECAR"
+    """Sidecar mode: sidecars route the host to the egress gateway (Gateway, VirtualService,
+    DestinationRules)."""
+    AMBIENT = "AMBIENT"
+    """Ambient mode: ztunnel sends traffic for the ServiceEntry to its waypoint, which is the egress
+    point (no Gateway, VirtualService or subset DestinationRules)."""
+
+
 class EgressRouteArgs(TypedDict):
     """Arguments of `EgressRoute`: one external host reached through the Istio egress gateway."""
 
@@ -80,7 +91,8 @@ class EgressRouteArgs(TypedDict):
     lets only the client namespaces (or `client_service_accounts`) reach this host. Needs the
     sidecar-to-gateway leg to carry an mTLS identity, which PASSTHROUGH and termination lack.
     Note: once any ALLOW policy selects the gateway, traffic no ALLOW policy matches is denied.
-    A plain value. Default false."""
+    Under AMBIENT any mode: the policy targets only this route's ServiceEntry at the waypoint, which
+    knows each client's identity from HBONE. A plain value. Default false."""
 
     client_service_accounts: NotRequired[pulumi.Input[Sequence[pulumi.Input[str]]]]
     """With `authorization_policy`: `namespace/name` service accounts allowed to use the route
@@ -89,3 +101,17 @@ class EgressRouteArgs(TypedDict):
     trust_domain: NotRequired[pulumi.Input[str]]
     """With `client_service_accounts`: the mesh trust domain in SPIFFE principals. Default
     `cluster.local`."""
+
+    dataplane: NotRequired[Dataplane]
+    """SIDECAR (default) or AMBIENT (the plain strings work too). A plain value: it decides which
+    objects the route has."""
+
+    egress_namespace: NotRequired[pulumi.Input[str]]
+    """AMBIENT only: the namespace of the waypoint and of every object of the route (the waypoint
+    reads credentials only from its own namespace). Default `istio-egress`."""
+
+    waypoint: NotRequired[str]
+    """AMBIENT only: the name of an existing waypoint (a `gateway.networking.k8s.io` Gateway of class
+    `istio-waypoint` serving `service` traffic) in `egress_namespace` to use, e.g. one shared by
+    several routes. Unset: the route makes its own waypoint, `egress-<host>-waypoint`. A plain value:
+    it decides whether the route makes a waypoint."""

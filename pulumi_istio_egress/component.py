@@ -9,36 +9,40 @@ from typing import Any
 import pulumi
 from pulumi.output import Unknown
 
-from .args import EgressRouteArgs, TlsMode
+from .args import Dataplane, EgressRouteArgs, TlsMode
 from .findings import Manifest
 from .manifests import ObjectKey, keyed_manifests, object_keys
-from .route import EgressRouteError, parse_route, parse_structure, require_mapping
+from .manifests_ambient import USE_WAYPOINT, ambient_keyed_manifests, ambient_object_keys
+from .route import EgressRouteError, Route, parse_dataplane, parse_route, parse_structure, require_mapping
 
 TYPE_TOKEN = "istio-egress:index:EgressRoute"
 # These decide which objects exist, so they must be known when the component is declared.
-STRUCTURAL_FIELDS = ("tls_mode", "client_namespaces", "authorization_policy")
+STRUCTURAL_FIELDS = ("tls_mode", "client_namespaces", "authorization_policy", "dataplane", "waypoint")
 
 
 class EgressRoute(pulumi.ComponentResource):
     """Pod traffic to one external host, through the Istio egress gateway, wired completely:
-    ServiceEntry, Gateway, DestinationRules, VirtualService and optionally an AuthorizationPolicy."""
+    ServiceEntry, Gateway, DestinationRules, VirtualService and optionally an AuthorizationPolicy.
+    Under `dataplane` AMBIENT: a waypoint (unless `waypoint` names one), a ServiceEntry bound to it,
+    the originating DestinationRule and optionally an AuthorizationPolicy targeting the ServiceEntry."""
 
     namespace: pulumi.Output[str]
-    """Namespace of the gateway-side objects (the egress gateway's)."""
+    """Namespace of the gateway-side objects (the egress gateway's; under AMBIENT the egress namespace)."""
     service_entry_name: pulumi.Output[str]
     """Name of the ServiceEntry."""
     gateway_name: pulumi.Output[str]
-    """Name of the Gateway."""
+    """Name of the Gateway; under AMBIENT the waypoint's (made by the route or named in `waypoint`)."""
     virtual_service_name: pulumi.Output[str]
-    """Name of the VirtualService."""
+    """Name of the VirtualService; empty under AMBIENT."""
     gateway_destination_rule_name: pulumi.Output[str]
-    """Name of the DestinationRule defining the route's gateway subset, one in each client namespace."""
+    """Name of the DestinationRule defining the route's gateway subset, one in each client namespace;
+    empty under AMBIENT."""
     origination_destination_rule_name: pulumi.Output[str]
     """Name of the TLS-originating DestinationRule; empty under PASSTHROUGH."""
     authorization_policy_name: pulumi.Output[str]
     """Name of the AuthorizationPolicy; empty without `authorization_policy`."""
     subset_name: pulumi.Output[str]
-    """The egress gateway subset that carries this route."""
+    """The egress gateway subset that carries this route; empty under AMBIENT."""
     objects: pulumi.Output[list[str]]
     """Every object made, as `Kind namespace/name`, in apply order."""
 
@@ -85,18 +89,25 @@ def _outputs(plan: dict[str, Manifest]) -> dict[str, Any]:
     def name_of(key: str) -> str:
         return str(plan[key]["metadata"]["name"]) if key in plan else ""
 
-    gateway_rule = next(m for k, m in plan.items() if k.startswith("gateway-destinationrule-"))
+    gateway_rule = next((m for k, m in plan.items() if k.startswith("gateway-destinationrule-")), None)
+    service_entry = plan["serviceentry"]
+    # Ambient: the waypoint may be an existing one, named only by the ServiceEntry's label.
+    waypoint = service_entry["metadata"]["labels"].get(USE_WAYPOINT)
     return {
-        "namespace": str(plan["gateway"]["metadata"]["namespace"]),
+        "namespace": str(service_entry["metadata"]["namespace"]),
         "service_entry_name": name_of("serviceentry"),
-        "gateway_name": name_of("gateway"),
+        "gateway_name": str(waypoint) if waypoint is not None else name_of("gateway"),
         "virtual_service_name": name_of("virtualservice"),
-        "gateway_destination_rule_name": str(gateway_rule["metadata"]["name"]),
+        "gateway_destination_rule_name": str(gateway_rule["metadata"]["name"]) if gateway_rule else "",
         "origination_destination_rule_name": name_of("origination-destinationrule"),
         "authorization_policy_name": name_of("authorizationpolicy"),
-        "subset_name": str(gateway_rule["spec"]["subsets"][0]["name"]),
+        "subset_name": str(gateway_rule["spec"]["subsets"][0]["name"]) if gateway_rule else "",
         "objects": [_ref(m) for m in plan.values()],
     }
+
+
+def _keyed(route: Route) -> dict[str, Manifest]:
+    return ambient_keyed_manifests(route) if route.ambient else keyed_manifests(route)
 
 
 def _pick(values: pulumi.Output[dict[str, Any]], key: str) -> pulumi.Output[Any]:
@@ -123,13 +134,13 @@ def _plan(name: str, args: EgressRouteArgs) -> dict[str, Manifest] | pulumi.Outp
     """The route's manifests by key: computed now when every input is plain, else when they resolve."""
     if not _is_pending(args):
         try:
-            return keyed_manifests(parse_route(args))
+            return _keyed(parse_route(args))
         except EgressRouteError as error:
             raise error.for_route(name) from None
 
     def build(resolved: dict[str, Any]) -> dict[str, Manifest]:
         try:
-            return keyed_manifests(parse_route(resolved))
+            return _keyed(parse_route(resolved))
         except EgressRouteError as error:
             raise error.for_route(name) from None
 
@@ -148,6 +159,9 @@ def _keys(name: str, args: EgressRouteArgs) -> list[ObjectKey]:
                     "pass a plain value (other fields may be Outputs)",
                 )
         mode, namespaces, authz = parse_structure(raw)
+        dataplane, existing_waypoint = parse_dataplane(raw)
     except EgressRouteError as error:
         raise error.for_route(name) from None
+    if dataplane is Dataplane.AMBIENT:
+        return ambient_object_keys(mode is not TlsMode.PASSTHROUGH, existing_waypoint is None, authz)
     return object_keys(mode is not TlsMode.PASSTHROUGH, namespaces, authz)

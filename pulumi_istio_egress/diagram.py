@@ -1,7 +1,9 @@
 """Mermaid flowcharts of each egress route's traffic path, read from the manifests themselves.
 
 Works on any objects (ours or hand-written): a route is a VirtualService bound to ``mesh`` whose
-mesh route leads to a gateway Service and whose gateway route leads to the external host.
+mesh route leads to a gateway Service and whose gateway route leads to the external host; in
+ambient mode, a ServiceEntry bound to a waypoint (``istio.io/use-waypoint``, its own or its
+Namespace's), which ztunnel sends its traffic to.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Any
 
 from .findings import Manifest
 from .policies.objects import MESH, destination_rule_tls, dicts, gateway_server_hosts, kind_of, meta, spec, strings, sub
+from .policies.waypoints import Waypoints, is_service_entry
 
 
 def _routes(vs: Manifest) -> Iterable[tuple[str, str, dict[str, Any]]]:
@@ -72,4 +75,32 @@ def mermaid(manifests: Iterable[Manifest]) -> str:
             f"    sidecar -->|{_label(sidecar_leg)}| gateway[{_label('egress gateway ' + gateway)}]",
             f"    gateway -->|{_label(gateway_leg)}| host[{_label(f'{host}:{port}')}]",
         ]))
+    charts += _ambient(objects, origination)
     return "\n\n".join(charts) + ("\n" if charts else "")
+
+
+def _ambient(objects: list[Manifest], origination: dict[str, str]) -> list[str]:
+    """One chart per host of each waypoint-bound ServiceEntry, for its first port."""
+    index = Waypoints(objects)
+    charts = []
+    entries = sorted((m for m in objects if is_service_entry(m)), key=lambda m: (meta(m, "namespace"), meta(m, "name")))
+    for entry in entries:
+        binding = index.binding(entry)
+        ports = [port for _, port in dicts(spec(entry).get("ports"))]
+        if binding is None or not ports:
+            continue
+        protocol = str(ports[0].get("protocol", "")).upper()
+        port = ports[0].get("targetPort") or ports[0].get("number") or ""
+        for _, host in strings(spec(entry).get("hosts")):
+            app_leg = "HTTP from the app" if protocol in ("HTTP", "HTTP2", "GRPC") else f"TLS from the app (SNI {host})"
+            out_mode = origination.get(host)
+            waypoint_leg = (f"TLS originated at the waypoint ({out_mode})" if out_mode else
+                            "plain HTTP" if protocol in ("HTTP", "HTTP2", "GRPC") else "app's TLS passed through")
+            charts.append("\n".join([
+                f"%% route {meta(entry, 'namespace')}/{meta(entry, 'name')} (ambient)",
+                "flowchart LR",
+                f"    app[{_label('app')}] -->|{_label(app_leg)}| ztunnel[{_label('ztunnel')}]",
+                f"    ztunnel -->|{_label('HBONE (mTLS)')}| waypoint[{_label('waypoint ' + binding.waypoint)}]",
+                f"    waypoint -->|{_label(waypoint_leg)}| host[{_label(f'{host}:{port}')}]",
+            ]))
+    return charts

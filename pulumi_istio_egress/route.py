@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .args import EgressRouteArgs, TlsMode
+from .args import Dataplane, EgressRouteArgs, TlsMode
 from .names import (
     dns1123_label_problem,
     dns1123_subdomain_problem,
@@ -27,6 +27,10 @@ DEFAULT_HTTP_PORT = 80
 DEFAULT_GATEWAY_NAMESPACE = "istio-system"
 DEFAULT_GATEWAY_SELECTOR: Mapping[str, str] = {"istio": "egressgateway"}
 DEFAULT_TRUST_DOMAIN = "cluster.local"
+DEFAULT_EGRESS_NAMESPACE = "istio-egress"
+# The fields that name the sidecar-mode egress gateway, and those that only ambient routes use.
+SIDECAR_ONLY_FIELDS = ("gateway_namespace", "gateway_selector", "gateway_service")
+AMBIENT_ONLY_FIELDS = ("egress_namespace", "waypoint")
 # The listener ports of the default egress gateway Service (istio-egressgateway: 80 and 443).
 GATEWAY_HTTP_PORT = 80
 GATEWAY_TLS_PORT = 443
@@ -72,6 +76,11 @@ class Route:
     authorization_policy: bool
     client_service_accounts: tuple[str, ...]
     trust_domain: str
+    dataplane: Dataplane = Dataplane.SIDECAR
+    waypoint: str | None = None
+    """AMBIENT: the name of the waypoint the ServiceEntry uses (in ``gateway_namespace``)."""
+    creates_waypoint: bool = False
+    """AMBIENT: the route makes that waypoint itself."""
 
     @property
     def originates(self) -> bool:
@@ -86,6 +95,11 @@ class Route:
     def name(self, suffix: str = "") -> str:
         """The Kubernetes name of one of the route's objects; stable across releases."""
         return object_name(NAME_PREFIX, self.host, suffix)
+
+    @property
+    def ambient(self) -> bool:
+        """The ambient data plane: the waypoint in ``gateway_namespace`` is the egress point."""
+        return self.dataplane is Dataplane.AMBIENT
 
     @property
     def subset(self) -> str:
@@ -112,13 +126,17 @@ def parse_route(args: Mapping[str, Any]) -> Route:
 
     host = _host(args["host"])
     mode, namespaces, authz = parse_structure(args)
+    dataplane, existing_waypoint = parse_dataplane(args)
+    ambient = dataplane is Dataplane.AMBIENT
     port = _port("port", args.get("port"), DEFAULT_PORT)
     client_cred = _secret("client_credential_name", args.get("client_credential_name"))
     terminate_cred = _secret("terminate_credential_name", args.get("terminate_credential_name"))
     ca_cred = _secret("ca_credential_name", args.get("ca_credential_name"))
     sans = _names("subject_alt_names", args.get("subject_alt_names", ()), _san_problem, "e.g. ['api.stripe.com']")
     sni = _optional_host("sni", args.get("sni"))
-    gw_ns = _label("gateway_namespace", args.get("gateway_namespace", DEFAULT_GATEWAY_NAMESPACE))
+    # Under AMBIENT the route's objects live in egress_namespace: Route.gateway_namespace holds it.
+    gw_ns = (_label("egress_namespace", args.get("egress_namespace", DEFAULT_EGRESS_NAMESPACE)) if ambient
+             else _label("gateway_namespace", args.get("gateway_namespace", DEFAULT_GATEWAY_NAMESPACE)))
     selector = _selector(args.get("gateway_selector", DEFAULT_GATEWAY_SELECTOR))
     gw_service = args.get("gateway_service", f"istio-egressgateway.{gw_ns}.svc.cluster.local")
     problem = host_problem(gw_service, allow_wildcard=False) if isinstance(gw_service, str) else "it is not a string"
@@ -143,6 +161,9 @@ def parse_route(args: Mapping[str, Any]) -> Route:
         ca_credential_name=ca_cred, subject_alt_names=sans, sni=sni, gateway_namespace=gw_ns,
         gateway_selector=selector, gateway_service=gw_service.rstrip("."), authorization_policy=authz,
         client_service_accounts=accounts, trust_domain=trust_domain,
+        dataplane=dataplane,
+        waypoint=(existing_waypoint or object_name(NAME_PREFIX, host, "waypoint")) if ambient else None,
+        creates_waypoint=ambient and existing_waypoint is None,
     )
     return _check_mode(route, args)
 
@@ -173,6 +194,61 @@ def parse_structure(args: Mapping[str, Any]) -> tuple[TlsMode, tuple[str, ...], 
     return mode, namespaces, authz
 
 
+def parse_dataplane(args: Mapping[str, Any]) -> tuple[Dataplane, str | None]:
+    """The data plane, and the existing waypoint the route should use (None: under AMBIENT the
+    route makes its own). Both decide which objects exist, so they must be known before anything
+    is registered. The fields of the other data plane are refused here, and so is termination,
+    which ambient cannot do."""
+    require_mapping(args)
+    # None is "unset", as for the other optional fields (config files and other languages send it).
+    dataplane = _dataplane(Dataplane.SIDECAR if args.get("dataplane") is None else args["dataplane"])
+    other = AMBIENT_ONLY_FIELDS if dataplane is Dataplane.SIDECAR else SIDECAR_ONLY_FIELDS
+    for key in other:
+        if args.get(key) is not None:
+            fix = (f"remove {key}, or set dataplane AMBIENT to egress through a waypoint"
+                   if dataplane is Dataplane.SIDECAR else
+                   f"remove {key}; under AMBIENT the waypoint in egress_namespace is the egress point")
+            raise EgressRouteError(key, args[key], f"it only applies to the {_other(dataplane)} data plane", fix)
+    if dataplane is Dataplane.SIDECAR:
+        return dataplane, None
+    if args.get("terminate_credential_name") is not None:
+        # A waypoint's only listener is HBONE (15008): the app's TLS reaches it as opaque bytes on a
+        # TCP chain (listener_waypoint.go, buildWaypointInternal); there is no server-side TLS with a
+        # credentialName for ServiceEntry traffic, so Istio cannot terminate it there.
+        raise EgressRouteError(
+            "terminate_credential_name", args["terminate_credential_name"],
+            "an ambient waypoint cannot terminate the app's TLS (its only listener is HBONE)",
+            "let apps speak plain HTTP (SIMPLE origination), use PASSTHROUGH, or use dataplane SIDECAR",
+        )
+    waypoint = args.get("waypoint")
+    if waypoint is None:
+        return dataplane, None
+    problem = dns1123_label_problem(waypoint) if isinstance(waypoint, str) else "it is not a string"
+    if problem is None and waypoint == "none":
+        # GetUseWaypoint (pilot/pkg/serviceregistry/ambient/waypoints.go): "none" opts out of waypoints.
+        problem = "Istio reads istio.io/use-waypoint 'none' as 'use no waypoint'"
+    if problem:
+        raise EgressRouteError("waypoint", waypoint, problem,
+                               "name the waypoint Gateway in egress_namespace, e.g. 'waypoint'")
+    return dataplane, waypoint
+
+
+def _other(dataplane: Dataplane) -> str:
+    return (Dataplane.AMBIENT if dataplane is Dataplane.SIDECAR else Dataplane.SIDECAR).value
+
+
+def _dataplane(value: Any) -> Dataplane:
+    try:
+        return Dataplane(value)
+    except ValueError:
+        upper = value.upper() if isinstance(value, str) else None
+        hint = f" (data planes are upper case: {upper!r})" if upper in Dataplane.__members__ else ""
+        raise EgressRouteError(
+            "dataplane", value, "it is not a known data plane" + hint,
+            "use one of " + ", ".join(repr(d.value) for d in Dataplane),
+        ) from None
+
+
 def _check_mode(route: Route, args: Mapping[str, Any]) -> Route:
     """Cross-field rules: which fields each mode needs, and which it cannot use."""
     mode = route.mode.value
@@ -184,7 +260,9 @@ def _check_mode(route: Route, args: Mapping[str, Any]) -> Route:
                     key, args[key], "PASSTHROUGH never touches the app's TLS, so it has no use for it",
                     f"remove {key}, or use tls_mode SIMPLE/MUTUAL to let the gateway handle TLS",
                 )
-        if route.authorization_policy:
+        if route.authorization_policy and not route.ambient:
+            # Under AMBIENT ztunnel carries the client's identity to the waypoint over HBONE, and
+            # the waypoint enforces source rules on TCP chains too (buildWaypointNetworkFilters).
             raise EgressRouteError(
                 "authorization_policy", True,
                 "under PASSTHROUGH the sidecar-to-gateway leg carries the app's own TLS, not an mTLS identity",
@@ -250,7 +328,7 @@ _REQUIRED_FIX = {
 
 
 def _show(value: Any) -> str:
-    if isinstance(value, TlsMode):
+    if isinstance(value, (TlsMode, Dataplane)):
         return repr(value.value)
     return repr(value)
 

@@ -123,3 +123,20 @@ def test_diagram(monkeypatch: pytest.MonkeyPatch) -> None:
         '    sidecar -->|"app\'s TLS, routed by SNI"| gateway["egress gateway istio-system/egress-api-stripe-com"]',
         '    gateway -->|"app\'s TLS passed through"| host["api.stripe.com:443"]',
     ]) + "\n")
+
+
+def test_diagram_ambient(monkeypatch: pytest.MonkeyPatch) -> None:
+    code, out, _ = run(["diagram", str(ROOT / "examples" / "ambient")], monkeypatch)
+    assert (code, out) == (0, "\n".join([
+        "%% route istio-egress/egress-api-github-com (ambient)",
+        "flowchart LR",
+        '    app["app"] -->|"HTTP from the app"| ztunnel["ztunnel"]',
+        '    ztunnel -->|"HBONE (mTLS)"| waypoint["waypoint istio-egress/egress-api-github-com-waypoint"]',
+        '    waypoint -->|"TLS originated at the waypoint (SIMPLE)"| host["api.github.com:443"]',
+        "",
+        "%% route istio-egress/egress-api-stripe-com (ambient)",
+        "flowchart LR",
+        '    app["app"] -->|"TLS from the app (SNI api.stripe.com)"| ztunnel["ztunnel"]',
+        '    ztunnel -->|"HBONE (mTLS)"| waypoint["waypoint istio-egress/egress-api-github-com-waypoint"]',
+        '    waypoint -->|"app\'s TLS passed through"| host["api.stripe.com:443"]',
+    ]) + "\n")

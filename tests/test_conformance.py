@@ -769,8 +769,8 @@ WIDGET_CASES = [
             Finding(
                 "spec.address",
                 "1.2.3.4",
-                f"{COULD_NOT_EVALUATE} rule `isIP(self)` (must be an IP address): "
-                "'isIP' is not implemented by this validator",
+                f"{COULD_NOT_EVALUATE} rule `isCIDR(self)` (must be a CIDR): "
+                "'isCIDR' is not implemented by this validator",
                 UNEVALUATED_FIX,
             )
         ],

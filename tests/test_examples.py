@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from gateway_api_crds import channel_path
 
 from pulumi_istio_egress.conformance import CrdSet
 from pulumi_istio_egress.render import render_program, to_yaml
@@ -18,12 +19,15 @@ PROGRAMS = {"root": ROOT} | {
     p.name: p for p in sorted((ROOT / "examples").iterdir()) if (p / "__main__.py").is_file()
 }
 CRDS = Path(os.environ.get("ISTIO_CRDS", ROOT.parent / "shared" / "reference" / "istio-crds" / "crd-all.gen.yaml"))
+# The ambient example's waypoint is a Gateway API Gateway.
+GATEWAY_API_CRDS = channel_path("standard")
 
 
 @pytest.fixture(scope="module")
 def crds() -> CrdSet:
     assert CRDS.is_file(), f"Istio CRDs not found at {CRDS}: set ISTIO_CRDS (the conformance check must run)"
-    return CrdSet.load(CRDS)
+    assert GATEWAY_API_CRDS.is_file(), f"Gateway API CRDs not found at {GATEWAY_API_CRDS}: set GATEWAY_API_CRDS"
+    return CrdSet.load(CRDS, GATEWAY_API_CRDS)
 
 
 @pytest.fixture(scope="module", params=sorted(PROGRAMS))

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from pulumi_policy import ResourceValidationArgs
+from pulumi_policy.proxy import unknown_checking_proxy
 
 from pulumi_istio_egress.analyzer import UNKNOWN, PolicyPackProcess, Resource, Violation, run_pack
-from pulumi_istio_egress.policies import RESOURCE_RULES, STACK_RULES
-from pulumi_istio_egress.policies.pack import COVERAGE
+from pulumi_istio_egress.policies import RESOURCE_RULES, STACK_RULES, pack, sdk
+from pulumi_istio_egress.policies.pack import ADVISORIES, EXEMPT_ANNOTATION
+from pulumi_istio_egress.policies.rule import DOCS_URL
 
 ROOT = Path(__file__).parents[1]
 PACK = ROOT / "policy"
@@ -36,7 +40,7 @@ def test_pack_reports_every_rule_with_its_default_level() -> None:
     with PolicyPackProcess(PACK) as pack:
         got = {(p.name, p.enforcement_level) for p in pack.info.policies}
     assert pack.info.name == "istio-egress"
-    assert got == {(r.name, r.enforcement) for r in (*RESOURCE_RULES, *STACK_RULES)} | {(COVERAGE, "advisory")}
+    assert got == {(r.name, r.enforcement) for r in (*RESOURCE_RULES, *STACK_RULES)} | {(ADVISORIES, "advisory")}
 
 
 @pytest.mark.parametrize("pattern", CORE_PATTERNS)
@@ -119,7 +123,8 @@ def test_unknown_values_in_preview_are_judged_where_possible_and_said_otherwise(
     cannot = [(name, "advisory", "payments/later",
                f"can't run policy '{name}' from policy pack 'istio-egress@v0.0.1' during preview: "
                "string value at .spec.hosts.0 can't be known during preview")
-              for name in (r.name for r in (*RESOURCE_RULES, *STACK_RULES))]
+              # allowed-hosts has no list, so it is not applicable and reads nothing.
+              for name in (r.name for r in (*RESOURCE_RULES, *STACK_RULES)) if name != "allowed-hosts"]
     allowed_ports = ("allowed-ports", "mandatory", "payments/later",
                      "spec.ports[0].number: the port is not in allowedPorts (got 8443). Fix: use one of [80, 443], "
                      "or have it added to allowedPorts")
@@ -133,7 +138,74 @@ def test_unknown_values_in_preview_are_judged_where_possible_and_said_otherwise(
 def test_without_crds_the_pack_says_once_that_the_schema_layer_did_not_run(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ISTIO_CRDS", raising=False)
     got = judged(run_pack(PACK, [Resource.from_manifest(m) for m in route("passthrough")]))
-    assert got == [(COVERAGE, "advisory", "project-stack",
+    assert got == [(ADVISORIES, "advisory", "project-stack",
                     "istio-valid judged 4 object(s) with istiod's webhook rules only: no Istio CRDs were configured, "
                     "so the CRD schema and CEL layer did not run. Fix: set istio-valid's crdFiles (e.g. the output "
                     "of `kubectl get crd -o yaml`) or $ISTIO_CRDS")]
+
+
+def _exempt(manifest: dict[str, Any], text: str) -> dict[str, Any]:
+    exempted = copy.deepcopy(manifest)
+    exempted["metadata"].setdefault("annotations", {})[EXEMPT_ANNOTATION] = text
+    return exempted
+
+
+WILDCARD = {"apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
+            "metadata": {"name": "wild", "namespace": "istio-system"},
+            "spec": {"hosts": ["*.example.com"], "ports": [{"number": 443, "name": "tls", "protocol": "TLS"}],
+                     "location": "MESH_EXTERNAL", "resolution": "NONE", "exportTo": ["."]}}
+WILDCARD_FINDING = ("spec.hosts[0]: wildcard hosts allow egress to any name they cover (got '*.example.com'). "
+                    "Fix: list the concrete hosts, or add this pattern to allowedWildcards")
+BLOG = manifests("manifests/blog-recipe.yaml")
+BLOG_ENTRY = next(m for m in BLOG if m["kind"] == "ServiceEntry")
+
+
+@pytest.mark.parametrize(("objects", "expected"), [
+    pytest.param([_exempt(WILDCARD, "no-wildcard-hosts: a partner CDN, ticket SEC-12")], [
+        (ADVISORIES, "advisory", "istio-system/wild",
+         f"no-wildcard-hosts (exempt: a partner CDN, ticket SEC-12): {WILDCARD_FINDING}")], id="resource rule"),
+    pytest.param([_exempt(WILDCARD, "no-wildcard-hosts:\nallowed-hosts: not needed")], [
+        ("no-wildcard-hosts", "mandatory", "istio-system/wild", WILDCARD_FINDING)], id="no reason, no exemption"),
+    pytest.param([_exempt(WILDCARD, "egress-via-gateway: another policy")], [
+        ("no-wildcard-hosts", "mandatory", "istio-system/wild", WILDCARD_FINDING)], id="other policy"),
+])
+def test_exemption_annotation_turns_a_finding_into_an_advisory(objects: list[dict[str, Any]],
+                                                                expected: list[tuple[str, str, str, str]]) -> None:
+    got = [v for v in judged(run_pack(PACK, [Resource.from_manifest(m) for m in objects]))
+           if v[0] == "no-wildcard-hosts" or v[3].startswith("no-wildcard-hosts (exempt")]
+    assert got == expected
+
+
+def test_exemption_of_a_stack_rule_is_an_advisory_on_the_object() -> None:
+    plain = judged(run_pack(PACK, [Resource.from_manifest(m) for m in BLOG]))
+    via = [v for v in plain if v[0] == "egress-via-gateway"]
+    assert len(via) == 2
+    exempted = [_exempt(m, "egress-via-gateway: migrating, SEC-7") if m is BLOG_ENTRY else m for m in BLOG]
+    got = judged(run_pack(PACK, [Resource.from_manifest(m) for m in exempted]))
+    assert [v for v in got if v[0] == "egress-via-gateway"] == []
+    assert [v for v in got if v[0] == ADVISORIES] == [
+        (ADVISORIES, "advisory", v[2], f"egress-via-gateway (exempt: migrating, SEC-7): {v[3]}") for v in via]
+    assert [v for v in got if v[0] not in ("egress-via-gateway", ADVISORIES)] == [
+        v for v in plain if v[0] != "egress-via-gateway"]
+
+
+@pytest.mark.parametrize(("rule", "manifest", "config", "reason"), [
+    ("allowed-hosts", WILDCARD, {}, "allowedHosts is not configured: every host is allowed"),
+    ("allowed-hosts", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}, {"allowedHosts": []},
+     "not a MESH_EXTERNAL ServiceEntry"),
+    ("istio-valid", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}, {},
+     "istio-valid judges only ServiceEntry, Gateway, DestinationRule, VirtualService, Sidecar, AuthorizationPolicy"),
+])
+def test_rules_with_nothing_to_judge_say_not_applicable(rule: str, manifest: dict[str, Any], config: dict[str, Any],
+                                                        reason: str) -> None:
+    policy = next(p for p in pack.policies() if p.name == rule)
+    args = ResourceValidationArgs(f"kubernetes:{manifest['apiVersion']}:{manifest['kind']}",
+                                  unknown_checking_proxy(copy.deepcopy(manifest)), "urn", "name", None, None, config)
+    with pytest.raises(sdk.NotApplicableError) as raised:
+        policy.validate(args, lambda message, urn=None: pytest.fail(message))
+    assert raised.value.reason == reason
+
+
+def test_every_policy_links_its_documentation() -> None:
+    made = pack.policies()
+    assert [p.url for p in made] == [f"{DOCS_URL}#{p.name}" for p in made]

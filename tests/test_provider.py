@@ -22,7 +22,7 @@ from mocking import Registered, plain, run
 from plugin_harness import UNKNOWN, Constructed, ProviderPlugin, Registration, property_errors, urn_type
 
 import pulumi_istio_egress
-from pulumi_istio_egress import EgressRoute, EgressRouteArgs, EgressRouteError, TlsMode
+from pulumi_istio_egress import Dataplane, EgressRoute, EgressRouteArgs, EgressRouteError, TlsMode
 from pulumi_istio_egress.component import TYPE_TOKEN
 from pulumi_istio_egress.provider import PACKAGE, schema
 
@@ -264,3 +264,58 @@ def test_preview_with_a_host_not_known_yet_registers_every_object(plugin: Provid
         assert (child.inputs["metadata"], child.inputs["spec"]) == (UNKNOWN, UNKNOWN), child.name
         assert DEPENDENCY in child.dependencies
     assert got.state["objects"] == UNKNOWN
+
+
+# --- dataplane AMBIENT over gRPC -------------------------------------------------------------------
+
+
+def test_dataplane_is_a_described_plain_string_enum(generated: dict[str, Any]) -> None:
+    inputs = generated["resources"][TOKEN]["inputProperties"]
+    assert inputs["dataplane"]["$ref"] == f"#/types/{PACKAGE}:index:Dataplane"
+    assert inputs["dataplane"]["plain"] is True  # it decides which objects exist
+    assert inputs["waypoint"] == {**inputs["waypoint"], "type": "string", "plain": True}
+    enum = generated["types"][f"{PACKAGE}:index:Dataplane"]
+    assert [(v["name"], v["value"]) for v in enum["enum"]] == [(m.name, m.value) for m in Dataplane]
+    assert all(v["description"].strip() for v in enum["enum"])
+
+
+AMBIENT_INPUTS = [
+    {"host": "api.stripe.com", "tlsMode": "SIMPLE", "clientNamespaces": ["payments"], "dataplane": "AMBIENT",
+     "authorizationPolicy": True},
+    {"host": "api.github.com", "tlsMode": "PASSTHROUGH", "clientNamespaces": ["ci"], "dataplane": "AMBIENT",
+     "egressNamespace": "egress", "waypoint": "waypoint"},
+]
+
+
+@pytest.mark.parametrize("dry_run", [False, True], ids=["up", "preview"])
+@pytest.mark.parametrize("inputs", AMBIENT_INPUTS, ids=["own-waypoint", "shared-waypoint"])
+def test_construct_ambient_registers_what_the_python_api_registers(
+    plugin: ProviderPlugin, inputs: dict[str, Any], dry_run: bool
+) -> None:
+    got = plugin.construct(TOKEN, "ambient", inputs, dry_run=dry_run)
+    want = run(lambda: EgressRoute("ambient", python_args(inputs)), preview=dry_run)  # type: ignore[arg-type]
+
+    assert registered(got) == {r.name: r for r in want.resources}
+    kinds = sorted(r.type for r in children(got))
+    assert kinds == sorted(f"kubernetes:{o.split()[0]}" for o in [
+        *(["gateway.networking.k8s.io/v1:Gateway"] if "waypoint" not in inputs else []),
+        "networking.istio.io/v1:ServiceEntry",
+        *(["networking.istio.io/v1:DestinationRule"] if inputs["tlsMode"] != "PASSTHROUGH" else []),
+        *(["security.istio.io/v1:AuthorizationPolicy"] if inputs.get("authorizationPolicy") else []),
+    ])
+    assert plain(got.state) == {camel(key): value for key, value in want.outputs["ambient"].items()}
+
+
+def test_ambient_bad_input_is_invalid_argument_naming_the_field(plugin: ProviderPlugin) -> None:
+    inputs = {"host": "api.stripe.com", "tlsMode": "SIMPLE", "clientNamespaces": ["payments"],
+              "dataplane": "AMBIENT", "terminateCredentialName": "inspect-cert"}
+    with pytest.raises(grpc.RpcError) as caught:
+        plugin.construct(TOKEN, "bad", inputs)
+    error: Any = caught.value
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.details() == (
+        "EgressRoute 'bad': terminate_credential_name='inspect-cert' is invalid: an ambient waypoint cannot "
+        "terminate the app's TLS (its only listener is HBONE). Fix: let apps speak plain HTTP (SIMPLE "
+        "origination), use PASSTHROUGH, or use dataplane SIDECAR")
+    assert [p for p, _ in property_errors(error)] == ["terminateCredentialName"]
+    assert plugin.monitor.registrations == []

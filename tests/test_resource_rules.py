@@ -183,8 +183,8 @@ def test_policy_config_example_names_every_option() -> None:
     example = yaml.safe_load((Path(__file__).parents[1] / "policy-config.example.json").read_text())
     from pulumi_istio_egress.policies import RESOURCE_RULES, STACK_RULES
     rules = {r.name: r for r in (*RESOURCE_RULES, *STACK_RULES)}
-    assert sorted(example) == sorted([*rules, "istio-valid-coverage"])
-    assert example["istio-valid-coverage"] == {"enforcementLevel": "advisory"}
+    assert sorted(example) == sorted([*rules, "istio-egress-advisories"])
+    assert example["istio-egress-advisories"] == {"enforcementLevel": "advisory"}
     for name, rule in rules.items():
         assert set(example[name]) == {"enforcementLevel", *rule.config_schema}, name
 

@@ -9,9 +9,11 @@ For a create request the API server (with ``kubectl apply --validate=strict``) c
   preserve-unknown-fields, list types, nullable) and has no field the schema does not declare,
 * every ``x-kubernetes-validations`` CEL rule holds.
 
-:class:`CrdSet` does all of that offline. CEL rules run on the ``cel`` package; the Kubernetes CEL
-library functions Istio's CRDs call that it lacks (``url``/``isURL``/``getScheme``..., Go-syntax
-``duration``, code-point ``size``, the string extensions) are supplied as Python functions.
+:class:`CrdSet` does all of that offline, for Istio's CRDs and for the Kubernetes Gateway API's (whose
+CEL rules read the ``kind``/``group`` the schema defaults, hence defaulting first). CEL rules run on
+the ``cel`` package; the Kubernetes CEL library functions these CRDs call that it lacks
+(``url``/``isURL``/``getScheme``..., ``isIP``, Go-syntax ``duration``, code-point ``size``, the string
+extensions) are supplied as Python functions.
 
 Where this differs from a real API server, it says so instead of passing silently: a rule (or
 pattern, or format) it cannot evaluate yields a finding whose message starts with

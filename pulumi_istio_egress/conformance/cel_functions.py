@@ -1,6 +1,6 @@
 """Kubernetes' CEL library functions the ``cel`` package lacks, as Python functions.
 
-``url``/``isURL``/``getScheme``..., Go-syntax ``duration``, code-point ``size`` and cel-go's
+``url``/``isURL``/``getScheme``..., ``isIP``, Go-syntax ``duration``, code-point ``size`` and cel-go's
 extensions. A function that raises leaves its exception in :data:`call_state` for the evaluator.
 """
 
@@ -14,6 +14,7 @@ from typing import Any
 from cel import stdlib as cel_stdlib
 
 from .durations import k8s_duration
+from .ips import IP_FUNCTIONS
 from .urls import URL_FUNCTIONS
 
 call_state = threading.local()
@@ -57,6 +58,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
         DURATION_FN: k8s_duration,
         SIZE_FN: _k8s_size,
         **URL_FUNCTIONS,
+        **IP_FUNCTIONS,
         # cel-go's strings and sets extensions and Kubernetes' list helpers (bool, min, max, sum),
         # all part of Kubernetes' CEL environment.
         **cel_stdlib.EXTENSIONS["core"],

@@ -13,6 +13,8 @@ from . import (
     istio_valid,
     mutual_credentials,
     server_certificates,
+    waypoint_binding,
+    waypoint_policies,
     wildcard_hosts,
 )
 from .rule import ResourceRule, StackRule
@@ -32,6 +34,8 @@ STACK_RULES: tuple[StackRule, ...] = (
     egress_via_gateway.RULE,
     egress_references.RULE,
     egress_visibility.RULE,
+    waypoint_binding.RULE,
+    waypoint_policies.RULE,
 )
 
 __all__ = ["RESOURCE_RULES", "STACK_RULES", "ResourceRule", "StackRule"]

@@ -9,9 +9,15 @@ from .objects import host_matches, is_external_service_entry, spec, string_list,
 from .rule import Config, ResourceRule
 
 
+def applies(manifest: Manifest, config: Config) -> str | None:
+    if not isinstance(config.get("allowedHosts"), list):
+        return "allowedHosts is not configured: every host is allowed"
+    return None if is_external_service_entry(manifest) else "not a MESH_EXTERNAL ServiceEntry"
+
+
 def check(manifest: Manifest, config: Config) -> Iterator[Finding]:
-    if not isinstance(config.get("allowedHosts"), list) or not is_external_service_entry(manifest):
-        return  # not applicable until the list is configured
+    if applies(manifest, config):
+        return
     allowed = string_list(config, "allowedHosts")
     for i, host in strings(spec(manifest).get("hosts")):
         if not any(host_matches(pattern, host) for pattern in allowed):
@@ -25,6 +31,7 @@ RULE = ResourceRule(
     severity="high",
     enforcement="mandatory",
     check=check,
+    applies=applies,
     config_schema={"allowedHosts": {
         "type": "array", "items": {"type": "string"},
         "description": "Host patterns that may be reached, e.g. api.stripe.com, *.github.com. Unset: no limit.",

@@ -60,12 +60,27 @@ def check(manifest: Manifest, config: Config) -> Iterator[Finding]:
     yield from findings
 
 
+def applies(manifest: Manifest, config: Config) -> str | None:
+    return None if kind_of(manifest) in KINDS else f"istio-valid judges only {', '.join(KINDS)}"
+
+
+def note(config: Config) -> str | None:
+    """Said once per run: without CRDs only layer 1 judged."""
+    if crd_paths(config):
+        return None
+    return ("istio-valid judged {count} object(s) with istiod's webhook rules only: no Istio CRDs were configured, "
+            "so the CRD schema and CEL layer did not run. Fix: set istio-valid's crdFiles (e.g. the output of "
+            "`kubectl get crd -o yaml`) or $ISTIO_CRDS")
+
+
 RULE = ResourceRule(
     name="istio-valid",
     description="Istio objects pass istiod's validation and, with crdFiles, the cluster's CRD schemas and CEL rules.",
     severity="critical",
     enforcement="mandatory",
     check=check,
+    applies=applies,
+    note=note,
     config_schema={"crdFiles": {
         "type": "array", "items": {"type": "string"}, "default": [],
         "description": "Istio CRD files (e.g. `kubectl get crd -o yaml` output) for schema and CEL checks. "

@@ -8,7 +8,7 @@ report the rest, and then let pulumi-policy say (advisory) which values could no
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar, NamedTuple
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -20,24 +20,23 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
-from pulumi_policy.proxy import UnknownValueError, _is_unknown
 
 from ..findings import Finding, Manifest, object_ref
-from . import RESOURCE_RULES, STACK_RULES, istio_valid
-from .objects import kind_of
-from .rule import ResourceRule, StackRule
+from . import RESOURCE_RULES, STACK_RULES, sdk
+from .rule import DOCS_URL, ResourceRule, StackRule
 
 PACK_NAME = "istio-egress"
 
 
 def to_manifest(resource_type: str, props: Any) -> tuple[Manifest, list[tuple[str, str]]]:
-    """A plain manifest from pulumi-kubernetes props, plus ``(path, sentinel)`` for unknown values.
+    """A plain manifest from pulumi-kubernetes props, plus ``(path, sentinel)`` for unknown values
+    (left as ``None`` in the manifest).
 
     ``apiVersion``/``kind`` come from the props (CustomResource, YAML) or else the type token
     ``kubernetes:<group>/<version>:<Kind>``.
     """
-    unknown: list[tuple[str, str]] = []
-    manifest = _plain(props, "", unknown)
+    manifest, has_unknown = sdk.unwrap(props)
+    unknown = sdk.blank_unknowns(manifest) if has_unknown else []
     if not isinstance(manifest, dict):
         manifest = {}
     parts = resource_type.split(":")
@@ -45,37 +44,6 @@ def to_manifest(resource_type: str, props: Any) -> tuple[Manifest, list[tuple[st
         manifest.setdefault("apiVersion", parts[1].removeprefix("core/"))
         manifest.setdefault("kind", parts[2])
     return manifest, unknown
-
-
-def _plain(value: Any, path: str, unknown: list[tuple[str, str]]) -> Any:
-    target = _target(value)
-    if isinstance(target, dict):
-        return {str(k): _plain(_raw(target, k), _join(path, str(k)), unknown) for k in list(target)}
-    if isinstance(target, list):
-        return [_plain(_raw(target, i), f"{path}[{i}]", unknown) for i in range(len(target))]
-    if _is_unknown(target):
-        unknown.append((path, str(target)))
-        return None
-    return target
-
-
-def _target(value: Any) -> Any:
-    """The dict/list behind a pulumi-policy proxy (they hide unknowns behind item access)."""
-    try:
-        return value["__target"] if type(value).__name__ in ("_DictProxy", "_ListProxy") else value
-    except Exception:
-        return value
-
-
-def _raw(container: Any, key: Any) -> Any:
-    try:
-        return container[key]
-    except UnknownValueError as error:
-        return error.unknown_type_sentinel
-
-
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
 
 
 def _judgeable(findings: Iterable[Finding], unknown: list[tuple[str, str]]) -> list[Finding]:
@@ -87,8 +55,7 @@ def _judgeable(findings: Iterable[Finding], unknown: list[tuple[str, str]]) -> l
 
 def _raise_unknown(unknown: list[tuple[str, str]]) -> None:
     if unknown:
-        path, sentinel = unknown[0]
-        raise UnknownValueError(sentinel, path.replace("[", ".").replace("]", "").split("."))
+        sdk.raise_unknown(*unknown[0])
 
 
 def message(finding: Finding, manifest: Manifest | None = None) -> str:
@@ -105,50 +72,122 @@ def _safe(rule_name: str, run: Any) -> list[Any]:
                         "report this to the policy pack's maintainers")]
 
 
+EXEMPT_ANNOTATION = "pulumi-istio-egress/exempt"
+"""``metadata.annotations`` entry that exempts an object from policies, one ``<policy>: <reason>``
+per line: the policy's findings on that object are reported as advisories naming the reason."""
+
+
+def exemptions(manifest: Manifest | None) -> dict[str, str]:
+    """``{policy: reason}`` from an object's exemption annotation (lines without a reason are not
+    exemptions: an exception nobody explained is not one)."""
+    meta = manifest.get("metadata") if isinstance(manifest, dict) else None
+    annotations = meta.get("annotations") if isinstance(meta, dict) else None
+    text = annotations.get(EXEMPT_ANNOTATION) if isinstance(annotations, dict) else None
+    found: dict[str, str] = {}
+    for line in text.splitlines() if isinstance(text, str) else ():
+        policy, _, reason = line.partition(":")
+        if policy.strip() and reason.strip():
+            found[policy.strip()] = reason.strip()
+    return found
+
+
+class _Deferred:
+    """What this pack process says at the end of the run, at advisory level, in the advisories
+    stack policy: exempted findings (``(urn, text)``) and rule notes (note -> objects it applied to).
+    Resource policies run before stack policies, and the advisories policy runs last."""
+
+    exempted: ClassVar[list[tuple[str | None, str]]] = []
+    notes: ClassVar[dict[str, int]] = {}
+
+
+def _report(rule_name: str, finding: Finding, manifest: Manifest | None, urn: str | None,
+            report: ReportViolation, *, name_object: bool) -> None:
+    """Report a finding, or defer it as an advisory when the object is exempt from this rule."""
+    text = message(finding, manifest if name_object else None)
+    reason = exemptions(manifest).get(rule_name)
+    if reason is None:
+        report(text, urn)
+    else:
+        _Deferred.exempted.append((urn, f"{rule_name} (exempt: {reason}): {text}"))
+
+
 def resource_policy(rule: ResourceRule) -> ResourceValidationPolicy:
     def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         if not args.resource_type.startswith("kubernetes:"):
-            return
+            args.not_applicable("not a Kubernetes object")
         manifest, unknown = to_manifest(args.resource_type, args.props)
         config = dict(rule.defaults(), **_config(args))
+        reason = rule.applies(manifest, config) if rule.applies else None
+        if reason:
+            args.not_applicable(reason)
         for finding in _judgeable(_safe(rule.name, lambda: rule.check(manifest, config)), unknown):
-            report(message(finding), None)
-        if rule is istio_valid.RULE and kind_of(manifest) in istio_valid.KINDS:
-            _note_missing_crds(config)
+            _report(rule.name, finding, manifest, args.urn, report, name_object=False)
+        note = rule.note(config) if rule.note else None
+        if note:
+            _Deferred.notes[note] = _Deferred.notes.get(note, 0) + 1
         _raise_unknown(unknown)
 
-    return ResourceValidationPolicy(
-        name=rule.name, description=rule.description, validate=validate,
-        enforcement_level=EnforcementLevel(rule.enforcement), severity=Severity(rule.severity),
-        config_schema=PolicyConfigSchema(properties=_schema(rule.config_schema)) if rule.config_schema else None,
-    )
+    return ResourceValidationPolicy(name=rule.name, validate=validate, **_metadata(rule))
+
+
+def _metadata(rule: ResourceRule | StackRule) -> dict[str, Any]:
+    return {
+        "description": rule.description, "enforcement_level": EnforcementLevel(rule.enforcement),
+        "severity": Severity(rule.severity), "url": rule.url, "remediation_steps": rule.remediation or None,
+        "config_schema": PolicyConfigSchema(properties=_schema(rule.config_schema)) if rule.config_schema else None,
+    }
+
+
+class StackView(NamedTuple):
+    """A stack as our stack rules read it: plain manifests, the URN of each (by ``id``), and the
+    unknown values anywhere in it."""
+
+    manifests: list[Manifest]
+    urns: dict[int, str]
+    unknown: list[tuple[str, str]]
+
+
+class _SharedStack:
+    """The last AnalyzeStack request and its view: every stack policy of one request reads the same
+    view, converted once (the request is kept, so its identity cannot be reused)."""
+
+    request: Any = None
+    view: StackView | None = None
+
+
+def stack_manifests(args: StackValidationArgs) -> StackView:
+    """The stack of ``args`` as plain manifests, shared by the stack policies of one request."""
+    request = sdk.analyze_stack_request()
+    if request is not None and request is _SharedStack.request and _SharedStack.view is not None:
+        return _SharedStack.view
+    view = StackView([], {}, [])
+    for resource in args.resources:
+        if not resource.resource_type.startswith("kubernetes:"):
+            continue
+        manifest, unknown = to_manifest(resource.resource_type, resource.props)
+        view.manifests.append(manifest)
+        view.urns[id(manifest)] = resource.urn
+        view.unknown.extend(unknown)
+    if request is not None:
+        _SharedStack.request, _SharedStack.view = request, view
+    return view
 
 
 def stack_policy(rule: StackRule) -> StackValidationPolicy:
     def validate(args: StackValidationArgs, report: ReportViolation) -> None:
-        manifests: list[Manifest] = []
-        urns: dict[int, str] = {}
-        unknown_anywhere: list[tuple[str, str]] = []
-        for resource in args.resources:
-            if not resource.resource_type.startswith("kubernetes:"):
-                continue
-            manifest, unknown = to_manifest(resource.resource_type, resource.props)
-            manifests.append(manifest)
-            urns[id(manifest)] = resource.urn
-            unknown_anywhere += unknown
+        view = stack_manifests(args)
         config = dict(rule.defaults(), **_config(args))
-        for item in _safe(rule.name, lambda: rule.check(manifests, config)):
+        reason = rule.applies(view.manifests, config) if rule.applies else None
+        if reason:
+            args.not_applicable(reason)
+        for item in _safe(rule.name, lambda: rule.check(view.manifests, config)):
             manifest, finding = item if isinstance(item, tuple) else (None, item)
-            urn = urns.get(id(manifest)) if manifest is not None else None
+            urn = view.urns.get(id(manifest)) if manifest is not None else None
             # With a URN the CLI names the object itself; without one the message must.
-            report(message(finding, None if urn else manifest), urn)
-        _raise_unknown(unknown_anywhere)
+            _report(rule.name, finding, manifest, urn, report, name_object=not urn)
+        _raise_unknown(view.unknown)
 
-    return StackValidationPolicy(
-        name=rule.name, description=rule.description, validate=validate,
-        enforcement_level=EnforcementLevel(rule.enforcement), severity=Severity(rule.severity),
-        config_schema=PolicyConfigSchema(properties=_schema(rule.config_schema)) if rule.config_schema else None,
-    )
+    return StackValidationPolicy(name=rule.name, validate=validate, **_metadata(rule))
 
 
 def _config(args: ResourceValidationArgs | StackValidationArgs) -> dict[str, Any]:
@@ -163,42 +202,34 @@ def _schema(properties: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, 
     return {k: dict(v) for k, v in properties.items()}
 
 
-class _CrdLayer:
-    """What istio-valid saw in this pack process: how many Istio objects it judged with the webhook
-    rules only, because no CRDs were configured. Resource policies run before stack policies, so
-    the coverage policy below can say so once, at the end of the run."""
-
-    without_crds = 0
+ADVISORIES = "istio-egress-advisories"
 
 
-def _note_missing_crds(config: Mapping[str, Any]) -> None:
-    if not istio_valid.crd_paths(config):
-        _CrdLayer.without_crds += 1
-
-
-COVERAGE = "istio-valid-coverage"
-
-
-def coverage_policy() -> StackValidationPolicy:
-    """Advisory: says once when istio-valid's CRD schema and CEL layer did not run."""
+def advisories_policy() -> StackValidationPolicy:
+    """Advisory, last: what the other policies deferred to the end of the run — findings on exempted
+    objects, and each rule note once with the number of objects it applied to."""
 
     def validate(args: StackValidationArgs, report: ReportViolation) -> None:
-        if _CrdLayer.without_crds:
-            report(f"istio-valid judged {_CrdLayer.without_crds} object(s) with istiod's webhook rules only: no "
-                   "Istio CRDs were configured, so the CRD schema and CEL layer did not run. Fix: set istio-valid's "
-                   "crdFiles (e.g. the output of `kubectl get crd -o yaml`) or $ISTIO_CRDS", None)
+        exempted, notes = list(_Deferred.exempted), dict(_Deferred.notes)
+        _Deferred.exempted.clear()
+        _Deferred.notes.clear()
+        for urn, text in exempted:
+            report(text, urn)
+        for note, count in notes.items():
+            report(note.format(count=count), None)
 
     return StackValidationPolicy(
-        name=COVERAGE, description="Says when istio-valid ran without the cluster's Istio CRDs.",
-        validate=validate, enforcement_level=EnforcementLevel.ADVISORY, severity=Severity.LOW,
+        name=ADVISORIES, validate=validate, enforcement_level=EnforcementLevel.ADVISORY, severity=Severity.LOW,
+        description=f"Says at the end of the run what the other policies deferred: findings on objects exempt "
+                    f"through the {EXEMPT_ANNOTATION} annotation, and notes such as a validation layer that did "
+                    "not run.", url=f"{DOCS_URL}#{ADVISORIES}",
     )
 
 
 def policies(resource_rules: Sequence[ResourceRule] = RESOURCE_RULES,
              stack_rules: Sequence[StackRule] = STACK_RULES) -> list[ResourceValidationPolicy | StackValidationPolicy]:
-    """pulumi-policy policies for the given rules (all of ours by default)."""
+    """pulumi-policy policies for the given rules (all of ours by default), the advisories last."""
     made: list[ResourceValidationPolicy | StackValidationPolicy] = [resource_policy(r) for r in resource_rules]
     made += [stack_policy(r) for r in stack_rules]
-    if istio_valid.RULE in resource_rules:
-        made.append(coverage_policy())
+    made.append(advisories_policy())
     return made

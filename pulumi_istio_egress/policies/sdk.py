@@ -1,0 +1,135 @@
+"""The one place that reads pulumi-policy's private internals.
+
+pulumi-policy hands a policy its resource properties wrapped in ``_DictProxy``/``_ListProxy``
+objects (``pulumi_policy/proxy.py``) that raise ``UnknownValueError`` when a value unknown during
+preview is read. The proxies are built eagerly, one per container, and reading them item by item
+costs a Python call and an exception check per value. We read the plain containers behind them
+(``proxy["__target"]``) and recognise unknown values by the SDK's sentinel strings.
+
+Checked against pulumi-policy 1.20 and 1.21 (the range ``pyproject.toml`` allows); ``SDK_CHECKED``
+says so, and ``tests/test_sdk_internals.py`` fails loudly when an upgrade changes any of it.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+from typing import Any
+
+from pulumi_policy import policy as _policy
+from pulumi_policy import proxy as _proxy
+from pulumi_policy.proxy import UnknownValueError
+
+SDK_CHECKED = ">=1.20,<2"
+"""The pulumi-policy versions this module was read against."""
+
+_DICT = _proxy._DictProxy
+_LIST = _proxy._ListProxy
+UNKNOWN_SENTINELS: frozenset[str] = frozenset({
+    _proxy.UNKNOWN_BOOLEAN_VALUE, _proxy.UNKNOWN_NUMBER_VALUE, _proxy.UNKNOWN_STRING_VALUE,
+    _proxy.UNKNOWN_ARRAY_VALUE, _proxy.UNKNOWN_ASSET_VALUE, _proxy.UNKNOWN_ARCHIVE_VALUE,
+    _proxy.UNKNOWN_OBJECT_VALUE,
+})
+"""The strings pulumi-policy puts where a value is unknown during preview."""
+
+
+def is_unknown(value: Any) -> bool:
+    return type(value) is str and value in UNKNOWN_SENTINELS
+
+
+def unwrap(value: Any) -> tuple[Any, bool]:
+    """The plain dicts/lists behind pulumi-policy's proxies, and whether any value is unknown.
+
+    One pass; sentinels are kept in place (``blank_unknowns`` finds them when the flag says so).
+    Anything that is not a proxy is returned as it is (plain containers are copied)."""
+    unknown = False
+
+    def walk(item: Any) -> Any:
+        nonlocal unknown
+        kind = type(item)
+        if kind is _DICT or kind is dict:
+            target = item["__target"] if kind is _DICT else item
+            return {str(key): walk(sub) for key, sub in target.items()}
+        if kind is _LIST or kind is list:
+            target = item["__target"] if kind is _LIST else item
+            return [walk(sub) for sub in target]
+        if kind is str and item in UNKNOWN_SENTINELS:
+            unknown = True
+        return item
+
+    return walk(value), unknown
+
+
+def blank_unknowns(plain: Any, path: str = "") -> list[tuple[str, str]]:
+    """Replace every unknown value in an unwrapped value by ``None`` (rules judge it as unset) and
+    return ``(property path, sentinel)`` of each, in order."""
+    found: list[tuple[str, str]] = []
+    if isinstance(plain, dict):
+        for key, sub in plain.items():
+            if is_unknown(sub):
+                found.append((f"{path}.{key}" if path else key, sub))
+                plain[key] = None
+            else:
+                found += blank_unknowns(sub, f"{path}.{key}" if path else key)
+    elif isinstance(plain, list):
+        for index, sub in enumerate(plain):
+            if is_unknown(sub):
+                found.append((f"{path}[{index}]", sub))
+                plain[index] = None
+            else:
+                found += blank_unknowns(sub, f"{path}[{index}]")
+    return found
+
+
+def raise_unknown(path: str, sentinel: str) -> None:
+    """Tell pulumi-policy a value could not be judged: it reports "can't run policy ... during
+    preview" as an advisory, naming the path."""
+    raise UnknownValueError(sentinel, path.replace("[", ".").replace("]", "").split("."))
+
+
+NotApplicableError = _policy._NotApplicableError
+"""What ``args.not_applicable(reason)`` raises (``.reason``), for tests."""
+
+_SERVICER_FILE = _policy.__file__
+
+
+def analyze_stack_request() -> Any | None:
+    """The gRPC request of the ``AnalyzeStack`` call that is running the current stack policy, or
+    ``None`` when called any other way.
+
+    pulumi-policy's ``_PolicyAnalyzerServicer.AnalyzeStack`` (``pulumi_policy/policy.py``) runs
+    every stack policy of the pack, one after the other, for the one request, and rebuilds every
+    resource's properties for each. Knowing the request lets the policies convert the stack once
+    and share it (``pack.stack_manifests``); identical content is guaranteed because it is the same
+    request. Found by walking up to the servicer's frame: there is no public way."""
+    frame = sys._getframe(1)
+    for _ in range(16):
+        frame = frame.f_back  # type: ignore[assignment]
+        if frame is None:
+            return None
+        code = frame.f_code
+        if code.co_name == "AnalyzeStack" and code.co_filename == _SERVICER_FILE:
+            return frame.f_locals.get("request")
+    return None
+
+
+def tune_gc() -> None:
+    """For a pack process: CPython's cyclic collector was half of AnalyzeStack's time, triggered by
+    the SDK's allocations (``MessageToDict`` and the proxies), none of which form cycles that must
+    be freed early. Freeze what start-up created and collect far less often."""
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 1000)
+
+
+__all__ = [
+    "SDK_CHECKED",
+    "UNKNOWN_SENTINELS",
+    "NotApplicableError",
+    "UnknownValueError",
+    "analyze_stack_request",
+    "blank_unknowns",
+    "is_unknown",
+    "raise_unknown",
+    "tune_gc",
+    "unwrap",
+]

@@ -1,0 +1,111 @@
+"""What ``policies/sdk.py`` reads of pulumi-policy's internals: each test fails loudly when an
+upgrade changes it (the proxies, the unknown sentinels, AnalyzeStack's frame)."""
+
+from __future__ import annotations
+
+import copy
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+from google.protobuf import json_format, struct_pb2
+from pulumi_policy.deserialize import deserialize_properties
+from pulumi_policy.proxy import UNKNOWN_NUMBER_VALUE, UNKNOWN_STRING_VALUE, unknown_checking_proxy
+from test_stack_rules import ROUTES, STACKS, route_stack, stack
+
+from pulumi_istio_egress.analyzer import PolicyPackProcess, Resource
+from pulumi_istio_egress.policies import STACK_RULES, pack, sdk
+
+
+def as_the_sdk_gives_it(props: dict[str, Any]) -> Any:
+    """Props exactly as pulumi-policy hands them to a policy (policy.py Analyze/AnalyzeStack)."""
+    struct = struct_pb2.Struct()
+    struct.update(props)
+    return unknown_checking_proxy(deserialize_properties(json_format.MessageToDict(struct)))
+
+
+PROPS = {"apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
+         "metadata": {"name": "se", "labels": {"a": "b"}},
+         "spec": {"hosts": ["api.example.com"], "ports": [{"number": 443.0, "name": "tls"}], "empty": [],
+                  "nested": [[{"x": True}], None]}}
+
+
+def test_unwrap_gives_the_plain_value_behind_the_proxies() -> None:
+    proxied = as_the_sdk_gives_it(PROPS)
+    assert type(proxied).__name__ == "_DictProxy"
+    plain, unknown = sdk.unwrap(proxied)
+    assert (plain, unknown) == (PROPS, False)
+    assert type(plain) is dict and type(plain["spec"]["ports"]) is list and type(plain["spec"]["ports"][0]) is dict
+
+
+@pytest.mark.parametrize(("props", "blanked", "paths"), [
+    ({"spec": {"host": UNKNOWN_STRING_VALUE}}, {"spec": {"host": None}}, [("spec.host", UNKNOWN_STRING_VALUE)]),
+    ({"spec": {"ports": [{"number": UNKNOWN_NUMBER_VALUE}], "h": [UNKNOWN_STRING_VALUE, "x"]}},
+     {"spec": {"ports": [{"number": None}], "h": [None, "x"]}},
+     [("spec.ports[0].number", UNKNOWN_NUMBER_VALUE), ("spec.h[0]", UNKNOWN_STRING_VALUE)]),
+])
+def test_unknown_values_are_found_with_their_paths(props: dict[str, Any], blanked: dict[str, Any],
+                                                   paths: list[tuple[str, str]]) -> None:
+    plain, unknown = sdk.unwrap(as_the_sdk_gives_it(props))
+    assert unknown is True
+    assert sdk.blank_unknowns(plain) == paths
+    assert plain == blanked
+
+
+def test_raise_unknown_is_the_sdks_error() -> None:
+    with pytest.raises(sdk.UnknownValueError) as raised:
+        sdk.raise_unknown("spec.ports[0].number", UNKNOWN_NUMBER_VALUE)
+    assert raised.value.message == "number value at .spec.ports.0.number can't be known during preview"
+
+
+def test_no_request_outside_analyze_stack() -> None:
+    assert sdk.analyze_stack_request() is None
+
+
+SHARING_PACK = """
+from pulumi_policy import PolicyPack, StackValidationPolicy
+from pulumi_istio_egress.policies.pack import stack_manifests
+
+def seen(args, report_violation):
+    view = stack_manifests(args)
+    report_violation(f"view={id(view)} objects={len(view.manifests)}")
+
+PolicyPack("sharing", [StackValidationPolicy("first", "First.", validate=seen),
+                       StackValidationPolicy("second", "Second.", validate=seen)])
+"""
+
+
+def test_stack_policies_of_one_request_share_one_conversion(tmp_path: Path) -> None:
+    # Through the real protocol: both policies of one AnalyzeStack see the same view object; the
+    # next request gets a new one (its content may differ, e.g. preview then update).
+    directory = tmp_path / "sharing"
+    directory.mkdir()
+    (directory / "PulumiPolicy.yaml").write_text("runtime: python\n")
+    (directory / "__main__.py").write_text(textwrap.dedent(SHARING_PACK))
+    stack = [Resource.from_manifest({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": n,
+                                                                                         "namespace": "a"}})
+             for n in ("x", "y")]
+    with PolicyPackProcess(directory) as process:
+        first = [v.message.splitlines()[-1] for v in process.analyze_stack(stack)]
+        second = [v.message.splitlines()[-1] for v in process.analyze_stack(stack[:1])]
+    assert len(first) == 2 and first[0] == first[1] and first[0].endswith("objects=2")
+    assert len(second) == 2 and second[0] == second[1] and second[0].endswith("objects=1")
+    assert first[0] != second[0]
+
+
+@pytest.mark.parametrize("manifests", [route_stack(p) for p in ROUTES] + [stack(p.stem) for p in STACKS])
+def test_stack_rules_never_change_what_they_read(manifests: list[dict[str, Any]]) -> None:
+    # The stack policies of one request share one list of manifests: a rule that wrote into it
+    # would change what the next rule judges.
+    before = copy.deepcopy(manifests)
+    for rule in STACK_RULES:
+        list(rule.check(manifests, rule.defaults()))
+    assert manifests == before
+
+
+def test_to_manifest_fills_kind_from_the_type_token() -> None:
+    manifest, unknown = pack.to_manifest("kubernetes:networking.k8s.io/v1:NetworkPolicy",
+                                         as_the_sdk_gives_it({"metadata": {"name": "n"}}))
+    assert (manifest, unknown) == ({"metadata": {"name": "n"}, "apiVersion": "networking.k8s.io/v1",
+                                    "kind": "NetworkPolicy"}, [])
