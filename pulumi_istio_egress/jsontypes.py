@@ -31,3 +31,18 @@ def json_type(value: Any) -> str:
     if isinstance(value, Sequence) and not isinstance(value, bytes | bytearray):
         return "array"
     return type(value).__name__
+
+
+def whole_number(value: Any) -> int | None:
+    """``value`` as an ``int`` when it is a JSON integer, else ``None``.
+
+    Pulumi hands numbers over the wire as float64, so ``443.0`` is the integer 443 here; ``443.5``,
+    ``True`` and strings are not integers.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None

@@ -21,7 +21,6 @@ from hypothesis import strategies as st
 
 from pulumi_istio_egress.findings import Finding
 from pulumi_istio_egress.webhook import WEBHOOK_KINDS, webhook_findings
-from pulumi_istio_egress.webhook._syntax import go_duration_ns
 
 FIXTURES = Path(__file__).parent / "fixtures" / "webhook"
 # Istio's own CRD test inputs (pkg/config/validation/testdata/crds at 1.30.3), kept outside the repo.
@@ -415,32 +414,3 @@ def test_unknown_values_during_preview_reach_pulumi_policy() -> None:
     manifest = _vs([UNKNOWN_STRING_VALUE], http=[{"route": [{"destination": {"host": "a.example.com"}}]}])
     with pytest.raises(UnknownValueError):
         webhook_findings(unknown_checking_proxy(manifest))
-
-
-# -- Go duration syntax --------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("text", "ns"),
-    [
-        ("0", 0),
-        ("1ms", 1_000_000),
-        ("1.5s", 1_500_000_000),
-        ("1h30m", 5_400_000_000_000),
-        ("-2us", -2_000),
-        ("300µs", 300_000),
-        (".5s", 500_000_000),
-        ("1.s", 1_000_000_000),
-        ("+5ns", 5),
-        ("", None),
-        ("1", None),
-        ("s", None),
-        (".s", None),
-        ("1d", None),
-        ("1 s", None),
-        ("1e3s", None),
-        ("9999999999999h", None),
-    ],
-)
-def test_go_durations(text: str, ns: int | None) -> None:
-    assert go_duration_ns(text) == ns

@@ -5,10 +5,10 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as _dt
-import ipaddress
 import re
 from collections.abc import Callable
 
+from ..gosyntax import net_cidr_ok, net_ip_ok
 from .messages import CelError
 from .urls import parse_url
 
@@ -91,27 +91,6 @@ def _is_date(s: str) -> bool:
     return True
 
 
-def _is_ip(s: str) -> bool:
-    if "%" in s:  # Go's net.ParseIP has no zones
-        return False
-    try:
-        ipaddress.ip_address(s)
-    except ValueError:
-        return False
-    return True
-
-
-def _is_cidr(s: str) -> bool:
-    addr, slash, bits = s.partition("/")
-    if not slash or not bits.isascii() or not bits.isdigit() or (len(bits) > 1 and bits[0] == "0"):
-        return False
-    try:
-        ipaddress.ip_network(s, strict=False)
-    except ValueError:
-        return False
-    return "%" not in addr
-
-
 def _is_mac(s: str) -> bool:
     # Go's net.ParseMAC: 6, 8 or 20 octets as xx:xx.. / xx-xx.. or xxxx.xxxx...
     if len(s) >= 14 and s[4] == ".":
@@ -141,9 +120,11 @@ FORMATS: dict[str, Callable[[str], bool]] = {
     "date-time": is_date_time,
     "datetime": is_date_time,
     "date": _is_date,
-    "ipv4": lambda s: "." in s and _is_ip(s),  # strfmt: parses as an IP and has a dot
-    "ipv6": lambda s: ":" in s and _is_ip(s),
-    "cidr": _is_cidr,
+    # kube-openapi's strfmt: ipv4 and cidr tolerate leading zeros (k8s.io/utils ParseIPSloppy,
+    # ParseCIDRSloppy, for values stored before Go 1.17); ipv6 is govalidator's strict net.ParseIP.
+    "ipv4": lambda s: "." in s and net_ip_ok(s, sloppy=True),
+    "ipv6": lambda s: ":" in s and net_ip_ok(s),
+    "cidr": lambda s: net_cidr_ok(s, sloppy=True),
     **{name: _matcher(rx) for name, rx in _UUID.items()},
     "uri": _is_uri,
     "mac": _is_mac,

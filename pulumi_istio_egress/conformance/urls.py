@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import unquote_plus, unquote_to_bytes
 
+from ..gosyntax import go_quote
 from .messages import CelError
 
 # Go's net/url, as ParseRequestURI (Kubernetes' url()/isURL()) and Parse (the URL getters) see it.
@@ -17,7 +17,7 @@ _PATH_OK = frozenset("-_.~!$&'()*+,;=:@/[]%")
 
 
 def _url_fail(raw: str, why: str) -> CelError:
-    return CelError(f"URL parse error during conversion from string: parse {json.dumps(raw)}: {why}")
+    return CelError(f"URL parse error during conversion from string: parse {go_quote(raw)}: {why}")
 
 
 def _check_escapes(raw: str, part: str, host: bool) -> None:
@@ -27,13 +27,13 @@ def _check_escapes(raw: str, part: str, host: bool) -> None:
         if ch == "%":
             esc = part[i : i + 3]
             if len(esc) < 3 or not all(c in "0123456789abcdefABCDEF" for c in esc[1:]):
-                raise _url_fail(raw, f"invalid URL escape {json.dumps(esc)}")
+                raise _url_fail(raw, f"invalid URL escape {go_quote(esc)}")
             if host and int(esc[1], 16) < 8 and esc != "%25":
-                raise _url_fail(raw, f"invalid URL escape {json.dumps(esc)}")
+                raise _url_fail(raw, f"invalid URL escape {go_quote(esc)}")
             i += 3
             continue
         if host and ch.isascii() and not ch.isalnum() and ch not in _HOST_OK:
-            raise _url_fail(raw, f"invalid character {json.dumps(ch)} in host name")
+            raise _url_fail(raw, f"invalid character {go_quote(ch)} in host name")
         i += 1
 
 
@@ -91,7 +91,7 @@ def parse_url(raw: str, via_request: bool) -> dict[str, str]:
             colon = host.rfind(":")
             port = host[colon:] if colon >= 0 else ""
         if port and not (port[0] == ":" and all(c in "0123456789" for c in port[1:])):
-            raise _url_fail(raw, f"invalid port {json.dumps(port)} after host")
+            raise _url_fail(raw, f"invalid port {go_quote(port)} after host")
         _check_escapes(raw, host, host=True)
     _check_escapes(raw, path, host=False)
     return {"scheme": scheme, "host": host, "path": path, "query": query}

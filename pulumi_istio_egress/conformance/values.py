@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from ..gosyntax import go_quote
 from ..jsontypes import json_type as shared_json_type
 
 
@@ -25,7 +26,7 @@ def show(value: Any) -> str:
     if isinstance(value, (int, float)):
         return go_number(value)
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+        return go_quote(value)  # apimachinery's field.Error prints a string value with %q
     try:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True, default=str)
     except (TypeError, ValueError):

@@ -7,11 +7,11 @@ upper-case letters in labels) and phrase the result the way istiod does.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Mapping
 from typing import Any
 
+from ..gosyntax import GoSyntaxError, netip_addr_ok, netip_prefix_ok, parse_duration
 from ..names import dns1123_label_problem, host_problem, label_key_problem
 from ._walk import Report, q, sub
 
@@ -30,26 +30,14 @@ def label_ok(value: str) -> bool:
 
 
 def is_ip(text: str) -> bool:
-    """An IPv4 or IPv6 address (an IPv6 zone is allowed), as Go's ``netip.ParseAddr``."""
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
+    """An IPv4 or IPv6 address (an IPv6 zone is allowed), as Go's ``netip.ParseAddr``: istiod's
+    ``ValidateIPAddress`` (pkg/config/validation/agent) and the authorization policy checks."""
+    return netip_addr_ok(text)
 
 
 def is_prefix(text: str) -> bool:
     """``address/bits`` as Go's ``netip.ParsePrefix``: decimal bits, host bits may be set, no zone."""
-    addr, _, bits = text.partition("/")
-    if "%" in addr or not (bits.isascii() and bits.isdigit()) or len(bits) > 3:
-        return False
-    if len(bits) > 1 and bits.startswith("0"):
-        return False
-    try:
-        ip = ipaddress.ip_address(addr)
-    except ValueError:
-        return False
-    return int(bits) <= ip.max_prefixlen
+    return netip_prefix_ok(text)
 
 
 def ip_problem(text: str) -> str | None:
@@ -149,6 +137,10 @@ def port_name_problem(name: str) -> str | None:
 PORT_NAME_FIX = "Use a name of lower-case letters, digits and '-' (at most 63), such as 'http' or 'tls-443'"
 
 
+UNIX_PREFIX = "unix://"
+"""How istiod tells a Unix domain socket address (bind, endpoint, ServiceEntry address) from an IP."""
+
+
 def unix_address_problem(address: str) -> str | None:
     """istiod's ``ValidateUnixAddress`` (the part after ``unix://``)."""
     if not address:
@@ -162,65 +154,21 @@ def unix_address_problem(address: str) -> str | None:
 
 # -- durations ---------------------------------------------------------------------------------
 
-_UNITS = {
-    "ns": 1,
-    "us": 1_000,
-    "\u00b5s": 1_000,
-    "\u03bcs": 1_000,
-    "ms": MS,
-    "s": 1_000 * MS,
-    "m": 60_000 * MS,
-    "h": 3_600_000 * MS,
-}
-_DURATION_PART = re.compile(r"(\d*)(?:\.(\d*))?([^\d.]*)")
-_MAX_NS = 2**63 - 1
-
-
-def go_duration_ns(text: str) -> int | None:
-    """Nanoseconds in a Go duration string (``300ms``, ``1h30m``, ``1.5s``), else ``None``.
-
-    istiod decodes protobuf Durations with Go's ``time.ParseDuration``, so ``5m`` is accepted.
-    """
-    body = text[1:] if text[:1] in "+-" else text
-    sign = -1 if text.startswith("-") else 1
-    if body == "0":
-        return 0
-    if not body:
-        return None
-    total, pos = 0, 0
-    while pos < len(body):
-        # one `<digits>[.<digits>]<unit>` part at a time: linear, no backtracking
-        part = _DURATION_PART.match(body, pos)
-        if part is None or part.end() == pos:
-            return None
-        whole, frac, unit = part.group(1), part.group(2) or "", part.group(3)
-        if (not whole and not frac) or unit not in _UNITS or len(whole) > 20:
-            return None
-        scale = _UNITS[unit]
-        total += int(whole or "0") * scale
-        if frac:
-            digits = frac[:20]
-            total += int(digits) * scale // 10 ** len(digits)
-        if total > _MAX_NS:
-            return None
-        pos = part.end()
-    return sign * total
-
 
 def duration(r: Report, parent: Mapping[str, Any] | None, key: str, path: str) -> int | None:
-    """The duration field in nanoseconds; a value Go cannot parse is reported."""
+    """The duration field in nanoseconds; a value Go cannot parse is reported.
+
+    istiod decodes a protobuf Duration from JSON with golang/protobuf's ``jsonpb``, which calls
+    Go's ``time.ParseDuration`` (so ``5m`` is fine) and fails with ``bad Duration: <Go's error>``.
+    """
     text = r.string(parent, key, path)
     if text is None:
         return None
-    ns = go_duration_ns(text)
-    if ns is None:
-        r.add(
-            sub(path, key),
-            text,
-            f"bad Duration: time: invalid duration {q(text)}",
-            "Write a duration such as '500ms', '10s' or '1h'",
-        )
-    return ns
+    try:
+        return parse_duration(text)
+    except GoSyntaxError as error:
+        r.add(sub(path, key), text, f"bad Duration: {error}", "Write a duration such as '500ms', '10s' or '1h'")
+        return None
 
 
 def check_duration(r: Report, parent: Mapping[str, Any] | None, key: str, path: str) -> int | None:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from ..findings import Finding
-from ..jsontypes import json_type
+from ..gosyntax import go_quote
+from ..jsontypes import json_type, whole_number
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -32,7 +33,7 @@ def at(path: str, index: int) -> str:
 
 def q(value: object) -> str:
     """A double-quoted string, as Go's ``%q`` prints it (istiod's messages use it)."""
-    return json.dumps(str(value), ensure_ascii=False)
+    return go_quote(str(value))
 
 
 def golist(items: list[str]) -> str:
@@ -127,12 +128,10 @@ class Report:
         value = _get(parent, key)
         if value is None:
             return None
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        self.wrong_type(sub(path, key), value, "integer")
-        return None
+        number = whole_number(value)
+        if number is None:
+            self.wrong_type(sub(path, key), value, "integer")
+        return number
 
     def number(self, parent: Mapping[str, Any] | None, key: str, path: str) -> float | None:
         value = _get(parent, key)
@@ -181,6 +180,31 @@ class Report:
                 self.wrong_type(at(sub(path, key), i), item, "object")
         return out
 
+    def entries(
+        self, parent: Mapping[str, Any] | None, key: str, path: str, null_message: str, fix: str
+    ) -> Iterator[tuple[str, Mapping[str, Any]]]:
+        """``(path, item)`` for the objects of a list; a null item is reported as istiod words it."""
+        for i, item in self.objs(parent, key, path):
+            where = at(sub(path, key), i)
+            if item is None:
+                self.add(where, None, null_message, fix)
+            else:
+                yield where, item
+
+    def required(
+        self, parent: Mapping[str, Any] | None, key: str, path: str, message: str, fix: str
+    ) -> Mapping[str, Any] | None:
+        """A message field istiod requires: absent or null, it is reported with ``message``."""
+        value = self.obj(parent, key, path)
+        if value is None:
+            self.add(sub(path, key), None, message, fix)
+        return value
+
+    def require_items(self, parent: Mapping[str, Any] | None, key: str, path: str, message: str, fix: str) -> None:
+        """A repeated field istiod wants at least one item in: absent, null or ``[]`` is reported."""
+        if empty_list(parent, key):
+            self.add(sub(path, key), None, message, fix)
+
     def strs(self, parent: Mapping[str, Any] | None, key: str, path: str) -> list[tuple[int, str]]:
         """``(index, item)`` for a list of strings; other items are reported and left out."""
         items = self.arr(parent, key, path)
@@ -208,12 +232,11 @@ class Report:
         value = self.obj(parent, key, path)
         out: dict[str, int] = {}
         for k, v in (value or {}).items():
-            if isinstance(v, int) and not isinstance(v, bool):
-                out[str(k)] = v
-            elif isinstance(v, float) and v.is_integer():  # Pulumi hands numbers over as floats
-                out[str(k)] = int(v)
-            else:
+            number = whole_number(v)
+            if number is None:
                 self.wrong_type(sub(sub(path, key), str(k)), v, "integer")
+            else:
+                out[str(k)] = number
         return out
 
 

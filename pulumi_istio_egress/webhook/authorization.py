@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ._syntax import check_selector_labels, is_ip, is_prefix
@@ -157,11 +157,7 @@ def _check_custom_rule(r: Report, rule: Mapping[str, Any] | None, path: str) -> 
                     f"From.{_SOURCE_LABELS[field]} is currently not supported with CUSTOM action",
                     "Match on ipBlocks, remoteIpBlocks or request attributes instead, or use ALLOW/DENY",
                 )
-    for i, when in r.objs(rule, "when", path):
-        where = at(sub(path, "when"), i)
-        if when is None:
-            r.add(where, None, "when field cannot be nil", "Remove the empty when entry")
-            continue
+    for where, when in r.entries(rule, "when", path, "when field cannot be nil", "Remove the empty when entry"):
         key = r.text(when, "key", where)
         if key in _CUSTOM_UNSUPPORTED_WHEN or key.startswith("request.auth."):
             r.add(
@@ -172,22 +168,22 @@ def _check_custom_rule(r: Report, rule: Mapping[str, Any] | None, path: str) -> 
             )
 
 
+def _clauses(
+    r: Report, rule: Mapping[str, Any], path: str, index: int, clause: str, field: str, example: str
+) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """The ``source`` of each ``from`` (the ``operation`` of each ``to``) with its path: istiod's
+    ``ValidateAuthorizationPolicy`` rejects a nil clause and a clause without its inner object."""
+    null = f"`{clause}` must not be nil, found at rule {index}"
+    for where, item in r.entries(rule, clause, path, null, f"Remove the empty {clause} entry"):
+        missing = f"`{clause}.{field}` must not be nil, found at rule {index}"
+        inner = r.required(item, field, where, missing, f"Add {field}: {example}")
+        if inner is not None:
+            yield sub(where, field), inner
+
+
 def _check_from(r: Report, rule: Mapping[str, Any], path: str, index: int) -> None:
-    for j, item in r.objs(rule, "from", path):
-        where = at(sub(path, "from"), j)
-        if item is None:
-            r.add(where, None, f"`from` must not be nil, found at rule {index}", "Remove the empty from entry")
-            continue
-        source = r.obj(item, "source", where)
-        if source is None:
-            r.add(
-                sub(where, "source"),
-                None,
-                f"`from.source` must not be nil, found at rule {index}",
-                "Add source: {principals: [...]} (or namespaces, ipBlocks, ...)",
-            )
-            continue
-        where = sub(where, "source")
+    example = "{principals: [...]} (or namespaces, ipBlocks, ...)"
+    for where, source in _clauses(r, rule, path, index, "from", "source", example):
         values = {f: r.strs(source, f, where) for f in _SOURCE_FIELDS}
         identity = sum(len(values[f]) for f in ("principals", "notPrincipals", "namespaces", "notNamespaces"))
         if identity and (values["serviceAccounts"] or values["notServiceAccounts"]):
@@ -217,21 +213,8 @@ def _check_from(r: Report, rule: Mapping[str, Any], path: str, index: int) -> No
 
 
 def _check_to(r: Report, rule: Mapping[str, Any], path: str, index: int) -> None:
-    for j, item in r.objs(rule, "to", path):
-        where = at(sub(path, "to"), j)
-        if item is None:
-            r.add(where, None, f"`to` must not be nil, found at rule {index}", "Remove the empty to entry")
-            continue
-        operation = r.obj(item, "operation", where)
-        if operation is None:
-            r.add(
-                sub(where, "operation"),
-                None,
-                f"`to.operation` must not be nil, found at rule {index}",
-                "Add operation: {hosts: [...]} (or ports, methods, paths)",
-            )
-            continue
-        where = sub(where, "operation")
+    example = "{hosts: [...]} (or ports, methods, paths)"
+    for where, operation in _clauses(r, rule, path, index, "to", "operation", example):
         values = {f: r.strs(operation, f, where) for f in _OPERATION_FIELDS}
         if all(empty_list(operation, f) for f in _OPERATION_FIELDS):
             r.add(

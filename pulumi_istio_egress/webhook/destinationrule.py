@@ -50,11 +50,7 @@ def check_destination_rule(r: Report, spec: Mapping[str, Any]) -> None:
         )
     check_traffic_policy(r, r.obj(spec, "trafficPolicy", "spec"), "spec.trafficPolicy")
     names: set[str] = set()
-    for i, subset in r.objs(spec, "subsets", "spec"):
-        path = at("spec.subsets", i)
-        if subset is None:
-            r.add(path, None, "subset may not be null", "Remove the empty subset entry")
-            continue
+    for path, subset in r.entries(spec, "subsets", "spec", "subset may not be null", "Remove the empty subset entry"):
         name = r.text(subset, "name", path)
         if name in names:
             r.add(sub(path, "name"), name, f"duplicate subset names: {name}", "Give every subset its own name")
@@ -91,29 +87,17 @@ def check_traffic_policy(r: Report, policy: Mapping[str, Any] | None, path: str)
     if present(policy, "tunnel") and present(policy, "proxyProtocol"):
         r.add(path, None, "tunnel and proxyProtocol must not be set together", "Remove tunnel or proxyProtocol")
         return
-    outlier = r.obj(policy, "outlierDetection", path)
-    _check_outlier(r, outlier, sub(path, "outlierDetection"))
-    check_connection_pool(r, r.obj(policy, "connectionPool", path), sub(path, "connectionPool"))
-    _check_load_balancer(r, r.obj(policy, "loadBalancer", path), outlier, sub(path, "loadBalancer"))
-    check_client_tls(r, r.obj(policy, "tls", path), sub(path, "tls"))
+    _check_policy_settings(r, policy, path)
     _check_port_policies(r, policy, path)
     _check_tunnel(r, r.obj(policy, "tunnel", path), sub(path, "tunnel"))
     r.enum(r.obj(policy, "proxyProtocol", path), "version", sub(path, "proxyProtocol"), ("V1", "V2"))
 
 
 def _check_port_policies(r: Report, policy: Mapping[str, Any], path: str) -> None:
-    for i, item in r.objs(policy, "portLevelSettings", path):
-        where = at(sub(path, "portLevelSettings"), i)
-        if item is None:
-            r.add(where, None, "traffic policy may not be null", "Remove the empty portLevelSettings entry")
-            continue
-        if r.obj(item, "port", where) is None:
-            r.add(
-                sub(where, "port"),
-                None,
-                "portTrafficPolicy must have valid port",
-                "Add port: {number: <port>} to say which port the settings are for",
-            )
+    null, fix = "traffic policy may not be null", "Remove the empty portLevelSettings entry"
+    for where, item in r.entries(policy, "portLevelSettings", path, null, fix):
+        fix = "Add port: {number: <port>} to say which port the settings are for"
+        r.required(item, "port", where, "portTrafficPolicy must have valid port", fix)
         if not any(item.get(f) is not None for f in _PORT_POLICY_FIELDS):
             r.add(
                 where,
@@ -122,11 +106,16 @@ def _check_port_policies(r: Report, policy: Mapping[str, Any], path: str) -> Non
                 "Set tls, loadBalancer, connectionPool or outlierDetection for the port, or remove the entry",
             )
             continue
-        outlier = r.obj(item, "outlierDetection", where)
-        _check_outlier(r, outlier, sub(where, "outlierDetection"))
-        check_connection_pool(r, r.obj(item, "connectionPool", where), sub(where, "connectionPool"))
-        _check_load_balancer(r, r.obj(item, "loadBalancer", where), outlier, sub(where, "loadBalancer"))
-        check_client_tls(r, r.obj(item, "tls", where), sub(where, "tls"))
+        _check_policy_settings(r, item, where)
+
+
+def _check_policy_settings(r: Report, policy: Mapping[str, Any], path: str) -> None:
+    """The settings a traffic policy and a port-level policy share (istiod validates both alike)."""
+    outlier = r.obj(policy, "outlierDetection", path)
+    _check_outlier(r, outlier, sub(path, "outlierDetection"))
+    check_connection_pool(r, r.obj(policy, "connectionPool", path), sub(path, "connectionPool"))
+    _check_load_balancer(r, r.obj(policy, "loadBalancer", path), outlier, sub(path, "loadBalancer"))
+    check_client_tls(r, r.obj(policy, "tls", path), sub(path, "tls"))
 
 
 def _check_percent(r: Report, parent: Mapping[str, Any], key: str, path: str) -> None:

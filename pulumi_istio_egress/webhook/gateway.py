@@ -9,6 +9,7 @@ from ._syntax import (
     HTTP_PROTOCOLS,
     PORT_FIX,
     TLS_PROTOCOLS,
+    UNIX_PREFIX,
     check_namespace_slash_host,
     ip_problem,
     label_ok,
@@ -19,7 +20,6 @@ from ._syntax import (
 from ._tls import check_server_tls, server_tls_mode
 from ._walk import Report, at, empty_list, q, sub
 
-_UNIX = "unix://"
 _SEMANTICS = "internal.istio.io/gateway-semantics"
 
 
@@ -131,7 +131,7 @@ def _check_server_port(r: Report, port: Mapping[str, Any] | None, bind: str, pat
             )
         )
     number = r.integer(port, "number", path) or 0
-    if (number > 0 or not bind.startswith(_UNIX)) and port_problem(number):
+    if (number > 0 or not bind.startswith(UNIX_PREFIX)) and port_problem(number):
         problems.append((sub(path, "number"), number, str(port_problem(number)), PORT_FIX))
     if (r.integer(port, "targetPort", path) or 0) > 0:
         problems.append(
@@ -157,8 +157,8 @@ def _check_server_port(r: Report, port: Mapping[str, Any] | None, bind: str, pat
 
 
 def _check_bind(r: Report, port: Mapping[str, Any] | None, bind: str, path: str) -> None:
-    if bind.startswith(_UNIX):
-        problem = unix_address_problem(bind.removeprefix(_UNIX))
+    if bind.startswith(UNIX_PREFIX):
+        problem = unix_address_problem(bind.removeprefix(UNIX_PREFIX))
         if problem is not None:
             r.add(sub(path, "bind"), bind, problem, "Use unix:///absolute/path or unix://@abstract-name")
         if port is not None and (r.integer(port, "number", sub(path, "port")) or 0) != 0:

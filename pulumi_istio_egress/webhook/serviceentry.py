@@ -11,6 +11,7 @@ from ._syntax import (
     PORT_NAME_FIX,
     PROTOCOL_FIX,
     TLS_PROTOCOLS,
+    UNIX_PREFIX,
     check_export_to,
     check_labels,
     check_selector_labels,
@@ -28,7 +29,6 @@ from ._walk import Report, at, empty_list, nonempty, q, sub
 RESOLUTIONS = ("NONE", "STATIC", "DNS", "DNS_ROUND_ROBIN", "DYNAMIC_DNS")
 LOCATIONS = ("MESH_EXTERNAL", "MESH_INTERNAL")
 _DYNAMIC_DNS_PROTOCOLS = frozenset({"HTTP", "TLS", "GRPC", "HTTP2"})
-_UNIX = "unix://"
 _WAYPOINT_LABEL = "istio.io/use-waypoint"
 
 
@@ -47,13 +47,13 @@ def check_service_entry(r: Report, spec: Mapping[str, Any]) -> None:
     location = r.enum(spec, "location", "spec", LOCATIONS)
 
     hosts = r.strs(spec, "hosts", "spec")
-    if empty_list(spec, "hosts"):
-        r.add(
-            "spec.hosts",
-            None,
-            "service entry must have at least one host",
-            "List the external host names, e.g. ['api.example.com']",
-        )
+    r.require_items(
+        spec,
+        "hosts",
+        "spec",
+        "service entry must have at least one host",
+        "List the external host names, e.g. ['api.example.com']",
+    )
     for i, host in hosts:
         if host == "*":
             r.add(
@@ -268,9 +268,9 @@ def _check_static_endpoint(r: Report, endpoint: Mapping[str, Any] | None, path: 
     if not address and not r.text(endpoint, "network", path):
         r.add(sub(path, "address"), None, "address is required", "Set the endpoint's IP address")
         return
-    unix = address.startswith(_UNIX)
+    unix = address.startswith(UNIX_PREFIX)
     if unix:
-        problem = unix_address_problem(address.removeprefix(_UNIX))
+        problem = unix_address_problem(address.removeprefix(UNIX_PREFIX))
         if problem is not None:
             r.add(sub(path, "address"), address, problem, "Use unix:///absolute/path or unix://@abstract-name")
         ports = endpoint.get("ports")

@@ -11,6 +11,7 @@ from ._syntax import (
     PORT_NAME_FIX,
     PROTOCOL_FIX,
     TLS_PROTOCOLS,
+    UNIX_PREFIX,
     check_namespace_slash_host,
     check_selector_labels,
     fqdn_problem,
@@ -24,7 +25,6 @@ from ._tls import check_server_tls, server_tls_mode
 from ._walk import Report, at, empty_list, is_array, q, sub
 from .destinationrule import check_connection_pool
 
-_UNIX = "unix://"
 _LOOPBACK = ("127.0.0.1", "0.0.0.0", "::1", "::")
 _CAPTURE_MODES = ("DEFAULT", "IPTABLES", "NONE")
 
@@ -49,13 +49,17 @@ def check_sidecar(r: Report, spec: Mapping[str, Any]) -> None:
     _check_outbound_policy(r, r.obj(spec, "outboundTrafficPolicy", "spec"), "spec.outboundTrafficPolicy")
 
 
-def _check_port(r: Report, port: Mapping[str, Any], path: str, *, number: int) -> None:
+def _check_port_name_and_protocol(r: Report, port: Mapping[str, Any], path: str) -> None:
     name = r.text(port, "name", path)
     if name and port_name_problem(name):
         r.add(sub(path, "name"), name, str(port_name_problem(name)), PORT_NAME_FIX)
     proto = r.text(port, "protocol", path)
     if proto and protocol(proto) is None:
         r.add(sub(path, "protocol"), proto, f"unsupported protocol: {proto}", PROTOCOL_FIX)
+
+
+def _check_port(r: Report, port: Mapping[str, Any], path: str, *, number: int) -> None:
+    _check_port_name_and_protocol(r, port, path)
     problem = port_problem(number)
     if problem is not None:
         r.add(sub(path, "number"), number, problem, PORT_FIX)
@@ -70,14 +74,14 @@ def _check_ingress(r: Report, listener: Mapping[str, Any] | None, path: str, por
     if listener is None:
         r.add(path, None, "sidecar: ingress may not be null", "Remove the empty ingress entry")
         return
-    port = r.obj(listener, "port", path)
+    port = r.required(
+        listener,
+        "port",
+        path,
+        "sidecar: port is required for ingress listeners",
+        "Add port: {number: <port>, protocol: HTTP, name: http}",
+    )
     if port is None:
-        r.add(
-            sub(path, "port"),
-            None,
-            "sidecar: port is required for ingress listeners",
-            "Add port: {number: <port>, protocol: HTTP, name: http}",
-        )
         return
     where = sub(path, "port")
     if (r.integer(port, "targetPort", where) or 0) > 0:
@@ -104,8 +108,8 @@ def _check_ingress(r: Report, listener: Mapping[str, Any] | None, path: str, por
 
 def _check_default_endpoint(r: Report, endpoint: str, path: str) -> None:
     fix = "Use 127.0.0.1:<port>, 0.0.0.0:<port>, [::1]:<port>, [::]:<port> or unix:///path"
-    if endpoint.startswith(_UNIX):
-        problem = unix_address_problem(endpoint.removeprefix(_UNIX))
+    if endpoint.startswith(UNIX_PREFIX):
+        problem = unix_address_problem(endpoint.removeprefix(UNIX_PREFIX))
         if problem is not None:
             r.add(path, endpoint, problem, fix)
         return
@@ -224,13 +228,13 @@ def _check_egress(r: Report, spec: Mapping[str, Any]) -> None:
         else:
             _check_egress_port(r, listener, port, path, ports, sockets)
         hosts = r.strs(listener, "hosts", path)
-        if empty_list(listener, "hosts"):
-            r.add(
-                sub(path, "hosts"),
-                None,
-                "sidecar: egress listener must contain at least one host",
-                "List hosts as '<namespace>/<host>', e.g. ['./*', 'istio-system/*']",
-            )
+        r.require_items(
+            listener,
+            "hosts",
+            path,
+            "sidecar: egress listener must contain at least one host",
+            "List hosts as '<namespace>/<host>', e.g. ['./*', 'istio-system/*']",
+        )
         for j, host in hosts:
             check_namespace_slash_host(r, host, at(sub(path, "hosts"), j), gateway=False)
 
@@ -245,14 +249,9 @@ def _check_egress_port(
     capture = r.enum(listener, "captureMode", path, _CAPTURE_MODES)
     number = r.integer(port, "number", where) or 0
     if number == 0:
-        # Port 0 means a unix domain socket listener.
-        name = r.text(port, "name", where)
-        if name and port_name_problem(name):
-            r.add(sub(where, "name"), name, str(port_name_problem(name)), PORT_NAME_FIX)
-        proto = r.text(port, "protocol", where)
-        if proto and protocol(proto) is None:
-            r.add(sub(where, "protocol"), proto, f"unsupported protocol: {proto}", PROTOCOL_FIX)
-        if not bind.startswith(_UNIX):
+        # Port 0 means a unix domain socket listener: no port number to check.
+        _check_port_name_and_protocol(r, port, where)
+        if not bind.startswith(UNIX_PREFIX):
             r.add(
                 sub(path, "bind"),
                 bind or None,
@@ -260,7 +259,7 @@ def _check_egress_port(
                 "Set bind to unix:///path, or give the port a number",
             )
         else:
-            problem = unix_address_problem(bind.removeprefix(_UNIX))
+            problem = unix_address_problem(bind.removeprefix(UNIX_PREFIX))
             if problem is not None:
                 r.add(sub(path, "bind"), bind, problem, "Use unix:///absolute/path or unix://@abstract-name")
         if capture not in ("DEFAULT", "NONE", None):

@@ -196,31 +196,30 @@ def _check_tls_route(
     gateway_semantics: bool,
 ) -> None:
     matches = r.objs(route, "match", path)
-    if empty_list(route, "match"):
-        r.add(
-            sub(path, "match"),
-            None,
-            "TLS route must have at least one match condition",
-            "Add match: [{sniHosts: [<host>]}] (TLS routes select traffic by SNI)",
-        )
+    r.require_items(
+        route,
+        "match",
+        path,
+        "TLS route must have at least one match condition",
+        "Add match: [{sniHosts: [<host>]}] (TLS routes select traffic by SNI)",
+    )
     for i, match in matches:
         where = at(sub(path, "match"), i)
         if match is None:
             r.add(where, None, "TLS match may not be null", "Remove the empty match entry")
             continue
         sni = r.strs(match, "sniHosts", where)
-        if empty_list(match, "sniHosts"):
-            r.add(
-                sub(where, "sniHosts"),
-                None,
-                "TLS match must have at least one SNI host",
-                "Add sniHosts with the host names clients send in TLS SNI",
-            )
+        r.require_items(
+            match,
+            "sniHosts",
+            where,
+            "TLS match must have at least one SNI host",
+            "Add sniHosts with the host names clients send in TLS SNI",
+        )
         for j, name in sni:
             _check_sni_host(r, name, at(sub(where, "sniHosts"), j), hosts, cover, gateways)
         _check_l4_match(r, match, where)
-    if empty_list(route, "route"):
-        r.add(sub(path, "route"), None, "TLS route is required", "Add route: [{destination: {host: <host>}}]")
+    r.require_items(route, "route", path, "TLS route is required", "Add route: [{destination: {host: <host>}}]")
     check_route_destinations(r, route, path, gateway_semantics)
 
 
@@ -262,12 +261,7 @@ def _check_l4_match(r: Report, match: Mapping[str, Any], path: str) -> None:
 
 
 def _check_tcp_route(r: Report, route: Mapping[str, Any], path: str, gateway_semantics: bool) -> None:
-    for i, match in r.objs(route, "match", path):
-        where = at(sub(path, "match"), i)
-        if match is None:
-            r.add(where, None, "tcp match may not be nil", "Remove the empty match entry")
-            continue
+    for where, match in r.entries(route, "match", path, "tcp match may not be nil", "Remove the empty match entry"):
         _check_l4_match(r, match, where)
-    if empty_list(route, "route"):
-        r.add(sub(path, "route"), None, "TCP route is required", "Add route: [{destination: {host: <host>}}]")
+    r.require_items(route, "route", path, "TCP route is required", "Add route: [{destination: {host: <host>}}]")
     check_route_destinations(r, route, path, gateway_semantics)
