@@ -8,7 +8,7 @@
 
 import pulumi
 
-from pulumi_istio_egress import EgressRoute, EgressRouteError
+from pulumi_istio_egress import EgressLockdown, EgressLockdownError, EgressRoute, EgressRouteError
 
 config = pulumi.Config()
 defaults = config.get_object("defaults") or {}
@@ -28,3 +28,18 @@ for name in sorted(routes):  # sorted: the same config always declares routes in
                                "give host, tls_mode and client_namespaces as a map")
     route = EgressRoute(name, {**defaults, **fields})
     pulumi.export(name, route.objects)
+
+# Every entry of the optional `lockdowns` becomes an EgressLockdown, e.g.
+#   istio-egress:lockdowns: {payments: {namespace: payments}}
+# `defaults` holds EgressRouteArgs fields, so lockdowns do not take them: each entry is complete.
+lockdowns = config.get_object("lockdowns") or {}
+if not isinstance(lockdowns, dict):
+    raise EgressLockdownError("istio-egress:lockdowns", lockdowns, "it is not a map of lockdown name to fields",
+                              "write it as a map, e.g. {payments: {namespace: payments}}")
+for name in sorted(lockdowns):
+    fields = lockdowns[name]
+    if not isinstance(fields, dict):
+        raise EgressLockdownError(f"istio-egress:lockdowns.{name}", fields,
+                                  "it is not a map of EgressLockdownArgs fields", "give at least namespace as a map")
+    lockdown = EgressLockdown(name, fields)
+    pulumi.export(f"{name}-lockdown", lockdown.objects)

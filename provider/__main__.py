@@ -1,7 +1,7 @@
-"""The `istio-egress` plugin: serves EgressRoute to every Pulumi language.
+"""The `istio-egress` plugin: serves EgressRoute and EgressLockdown to every Pulumi language.
 
 The CLI runs `python <this directory> <engine address> [flags]` and reads the gRPC port from the
-first line of stdout. This is what `component_provider_host([EgressRoute], "istio-egress",
+first line of stdout. This is what `component_provider_host([EgressRoute, EgressLockdown], "istio-egress",
 version=...)` does, with our ComponentProvider subclass (clear per-field input errors) in its place.
 """
 

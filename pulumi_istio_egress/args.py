@@ -34,6 +34,17 @@ class Dataplane(StrEnum):
     point (no Gateway, VirtualService or subset DestinationRules)."""
 
 
+class RouteApi(StrEnum):
+    """Which Istio configuration API a route is written in."""
+
+    ISTIO = "ISTIO"
+    """Istio's own networking API: Gateway, VirtualService, DestinationRule (a shared egress gateway)."""
+    GATEWAY_API = "GATEWAY_API"
+    """The Kubernetes Gateway API as Istio implements it: a `gateway.networking.k8s.io` Gateway that
+    Istio deploys for this route alone, HTTPRoute/TLSRoute for both legs, plus the DestinationRules
+    and ServiceEntry Istio's docs still use. For meshes that support only the Gateway API."""
+
+
 class EgressRouteArgs(TypedDict):
     """Arguments of `EgressRoute`: one external host reached through the Istio egress gateway."""
 
@@ -97,6 +108,13 @@ class EgressRouteArgs(TypedDict):
     client_service_accounts: NotRequired[pulumi.Input[Sequence[pulumi.Input[str]]]]
     """With `authorization_policy`: `namespace/name` service accounts allowed to use the route
     (each namespace among `client_namespaces`). Default: every workload of the client namespaces."""
+
+    api: NotRequired[RouteApi]
+    """ISTIO (default) or GATEWAY_API, for the SIDECAR data plane (an AMBIENT route's waypoint is a
+    Gateway API Gateway already). A plain value: it decides which objects the route has. Under
+    GATEWAY_API `gateway_selector` and `gateway_service` do not apply (Istio deploys the route's own
+    gateway), and whether `terminate_credential_name` is given must be known when the route is
+    declared (its value may be an Output)."""
 
     trust_domain: NotRequired[pulumi.Input[str]]
     """With `client_service_accounts`: the mesh trust domain in SPIFFE principals. Default

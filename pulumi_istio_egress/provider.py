@@ -1,8 +1,8 @@
-"""``EgressRoute`` as a Pulumi multi-language component package named ``istio-egress``.
+"""``EgressRoute`` and ``EgressLockdown`` as a Pulumi multi-language component package named ``istio-egress``.
 
 ``provider/__main__.py`` serves :func:`component_provider` over gRPC, so TypeScript, Go, C#, Java
 and YAML programs can ``pulumi package add`` it; the schema is inferred from the annotations and
-docstrings of ``EgressRoute`` and ``EgressRouteArgs``.
+docstrings of the components and their args.
 """
 
 import dataclasses
@@ -21,10 +21,12 @@ from pulumi.provider.server import ComponentInitError
 
 from . import __version__
 from .component import EgressRoute
+from .lockdown_component import EgressLockdown
 from .route import EgressRouteError
 
 PACKAGE = "istio-egress"
 """The package name: schema tokens are ``istio-egress:index:<Name>``."""
+COMPONENTS: tuple[type[pulumi.ComponentResource], ...] = (EgressRoute, EgressLockdown)
 
 
 class EgressRouteProvider(ComponentProvider):
@@ -39,8 +41,9 @@ class EgressRouteProvider(ComponentProvider):
     """
 
     def __init__(self) -> None:
-        _require_evaluated_annotations(EgressRoute)
-        super().__init__([EgressRoute], PACKAGE, version=__version__)
+        for component in COMPONENTS:
+            _require_evaluated_annotations(component)
+        super().__init__(list(COMPONENTS), PACKAGE, version=__version__)
         assert self.schema is not None  # ComponentProvider always builds one
         self.schema = json.dumps(_dedent_descriptions(json.loads(self.schema)))
 
@@ -55,8 +58,9 @@ class EgressRouteProvider(ComponentProvider):
             return super().construct(name, resource_type, inputs, options)
         except InputPropertyError as err:
             # The SDK's own checks (missing input, unknown enum value) travel with an empty message.
+            component = resource_type.rsplit(":", 1)[-1]
             raise InputPropertiesError(
-                f"EgressRoute {name!r}: {err.reason}", [{"property_path": err.property_path, "reason": err.reason}]
+                f"{component} {name!r}: {err.reason}", [{"property_path": err.property_path, "reason": err.reason}]
             ) from err
         except ComponentInitError as err:
             if not isinstance(err.inner, EgressRouteError):
@@ -101,7 +105,7 @@ class EgressRouteProvider(ComponentProvider):
 
 
 def component_provider() -> ComponentProvider:
-    """The provider that ``provider/__main__.py`` serves, hosting ``EgressRoute``."""
+    """The provider that ``provider/__main__.py`` serves, hosting ``EgressRoute`` and ``EgressLockdown``."""
     return EgressRouteProvider()
 
 

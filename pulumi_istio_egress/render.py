@@ -508,10 +508,12 @@ def _process_state(project: _Project) -> Iterator[None]:
         sys.argv = saved_argv
         os.environ.update(saved_env)
         # Forget modules the program imported from its own directory, so the next program's
-        # `helpers.py` is not this one's.
+        # `helpers.py` is not this one's. Installed packages stay, even from a virtualenv inside that
+        # directory: pulumi-kubernetes modules register with Pulumi's runtime once per process, and a
+        # second import fails with "Cannot re-register package".
         for name in set(sys.modules) - saved_modules:
             origin = getattr(sys.modules[name], "__file__", None)
-            if origin and _is_under(Path(origin).resolve(), work_dir):
+            if origin and _is_under(Path(origin).resolve(), work_dir) and "site-packages" not in Path(origin).parts:
                 del sys.modules[name]
 
 

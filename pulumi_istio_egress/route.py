@@ -10,9 +10,9 @@ import dataclasses
 import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
-from .args import Dataplane, EgressRouteArgs, TlsMode
+from .args import Dataplane, EgressRouteArgs, RouteApi, TlsMode
 from .names import (
     dns1123_label_problem,
     dns1123_subdomain_problem,
@@ -42,18 +42,21 @@ FIELDS: tuple[str, ...] = tuple(EgressRouteArgs.__annotations__)
 class EgressRouteError(ValueError):
     """Bad ``EgressRoute`` input: the message names the field, the value and the fix."""
 
+    component: ClassVar[str] = "EgressRoute"
+    """The component named in front of the message; subclasses for other components set their own."""
+
     def __init__(self, field: str, value: Any, problem: str, fix: str, route: str | None = None) -> None:
         self.field = field
         self.value = value
         self.problem = problem
         self.fix = fix
         self.route = route
-        where = f"EgressRoute {route!r}: " if route else ""
+        where = f"{self.component} {route!r}: " if route else ""
         super().__init__(f"{where}{field}={_show(value)} is invalid: {problem}. Fix: {fix}")
 
     def for_route(self, route: str) -> EgressRouteError:
-        """The same error, naming the route it came from."""
-        return EgressRouteError(self.field, self.value, self.problem, self.fix, route)
+        """The same error (same class), naming the resource it came from."""
+        return type(self)(self.field, self.value, self.problem, self.fix, route)
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,7 @@ class Route:
     """AMBIENT: the name of the waypoint the ServiceEntry uses (in ``gateway_namespace``)."""
     creates_waypoint: bool = False
     """AMBIENT: the route makes that waypoint itself."""
+    api: RouteApi = RouteApi.ISTIO
 
     @property
     def originates(self) -> bool:
@@ -161,11 +165,11 @@ def parse_route(args: Mapping[str, Any]) -> Route:
         ca_credential_name=ca_cred, subject_alt_names=sans, sni=sni, gateway_namespace=gw_ns,
         gateway_selector=selector, gateway_service=gw_service.rstrip("."), authorization_policy=authz,
         client_service_accounts=accounts, trust_domain=trust_domain,
-        dataplane=dataplane,
+        dataplane=dataplane, api=parse_api(args),
         waypoint=(existing_waypoint or object_name(NAME_PREFIX, host, "waypoint")) if ambient else None,
         creates_waypoint=ambient and existing_waypoint is None,
     )
-    return _check_mode(route, args)
+    return _check_api(_check_mode(route, args), args)
 
 
 def require_mapping(args: Any) -> None:
@@ -247,6 +251,49 @@ def _dataplane(value: Any) -> Dataplane:
             "dataplane", value, "it is not a known data plane" + hint,
             "use one of " + ", ".join(repr(d.value) for d in Dataplane),
         ) from None
+
+
+
+
+def parse_api(args: Mapping[str, Any]) -> RouteApi:
+    """The route's API flavour (structural: it decides which objects exist)."""
+    # None is "unset", as for the other optional fields (config files and other languages send it).
+    value = RouteApi.ISTIO if args.get("api") is None else args["api"]
+    try:
+        return RouteApi(value)
+    except ValueError:
+        upper = value.upper() if isinstance(value, str) else None
+        hint = f" (upper case: {upper!r})" if upper in RouteApi.__members__ else ""
+        raise EgressRouteError(
+            "api", value, "it is not a known API" + hint, "use one of " + ", ".join(repr(a.value) for a in RouteApi),
+        ) from None
+
+
+def _check_api(route: Route, args: Mapping[str, Any]) -> Route:
+    """GATEWAY_API: Istio deploys one gateway per route, so the shared gateway's fields do not apply."""
+    if route.api is not RouteApi.GATEWAY_API:
+        return route
+    if route.dataplane is Dataplane.AMBIENT:
+        raise EgressRouteError(
+            "api", route.api.value, "it chooses how sidecars reach an egress gateway; under AMBIENT the route's "
+            "waypoint (already a Gateway API Gateway) is the egress point",
+            "remove api, or use dataplane SIDECAR",
+        )
+    for key in ("gateway_selector", "gateway_service"):
+        if args.get(key) is not None:
+            raise EgressRouteError(
+                key, args[key], "under api GATEWAY_API Istio deploys this route's own gateway from its Gateway",
+                f"remove {key} (the gateway runs in gateway_namespace), or use api ISTIO for a shared gateway",
+            )
+    if route.http_port is not None and route.gateway_namespace in route.client_namespaces:
+        # Origination: the client-facing and gateway-facing ServiceEntries are told apart by exportTo alone.
+        raise EgressRouteError(
+            "client_namespaces", list(route.client_namespaces),
+            f"it includes gateway_namespace {route.gateway_namespace!r}, where only the gateway may see the "
+            "host's TLS port (a client there could reach it without the gateway)",
+            "run clients in other namespaces, or give the route its own gateway_namespace",
+        )
+    return route
 
 
 def _check_mode(route: Route, args: Mapping[str, Any]) -> Route:

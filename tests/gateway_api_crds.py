@@ -1,4 +1,4 @@
-"""Gateway API v1.6.1's CRDs for tests: ``$GATEWAY_API_CRDS`` (a directory) or the shared reference.
+"""Gateway API v1.6.1's CRDs for tests: ``$GATEWAY_API_CRDS_DIR`` or the shared reference.
 
 A missing file fails the test that needs it; it never skips.
 """
@@ -13,7 +13,7 @@ import pytest
 
 from pulumi_istio_egress.conformance import CrdSet
 
-GATEWAY_API_CRDS_ENV = "GATEWAY_API_CRDS"
+GATEWAY_API_CRDS_ENV = "GATEWAY_API_CRDS_DIR"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CRDS_DIR = Path(os.environ.get(GATEWAY_API_CRDS_ENV) or REPO_ROOT.parent / "shared/reference/gateway-api-crds")
 CHANNELS = ("standard", "experimental")

@@ -39,7 +39,7 @@ def crds(channel: str = "standard") -> CrdSet:
     """Istio's CRDs and one Gateway API channel's (the waypoint is a gateway.networking.k8s.io
     Gateway), through the Gateway API conformance layer's test helper."""
     gateway_api = channel_path(channel)
-    for path, variable in ((ISTIO_CRDS, "ISTIO_CRDS"), (gateway_api, "GATEWAY_API_CRDS")):
+    for path, variable in ((ISTIO_CRDS, "ISTIO_CRDS"), (gateway_api, "GATEWAY_API_CRDS_DIR")):
         assert path.is_file(), f"CRDs not found at {path}: set {variable} (the conformance check must run)"
     return CrdSet.load(ISTIO_CRDS, gateway_api)
 

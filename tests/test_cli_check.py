@@ -43,17 +43,33 @@ MISPLACED = ("metadata.namespace: the DestinationRule originating TLS (SIMPLE) t
              "payments, not in the egress gateway's namespace istio-system: the gateway reads credentials only from "
              "its own namespace and does not see it, while it applies to the sidecars in payments instead (got "
              "'payments'). Fix: move it to namespace istio-system, exported to '.' only")
+NO_NETWORK_POLICY = ("spec.exportTo[0]: namespace payments uses egress routes (api.stripe.com), but no NetworkPolicy "
+                     "there restricts the egress of all its pods (podSelector {} with Egress in policyTypes), so a pod "
+                     "can open a socket to any address and bypass the egress gateway (got 'payments'). Fix: declare "
+                     "EgressLockdown(namespace='payments'), or apply its YAML (`pulumi-istio-egress render`): a "
+                     "NetworkPolicy in payments with podSelector {}, policyTypes [Egress] and egress rules only for "
+                     "DNS, in-cluster pods and the CIDRs the pods must reach")
+NOT_REGISTRY_ONLY = ("spec.exportTo[0]: namespace payments uses egress routes (api.stripe.com), but its sidecars are "
+                     "not REGISTRY_ONLY: no Sidecar without workloadSelector in payments or in the root namespace "
+                     "istio-system, and the mesh's outboundTrafficPolicy is ALLOW_ANY, so sidecars pass hosts the "
+                     "mesh does not know straight out (got 'payments'). Fix: declare "
+                     "EgressLockdown(namespace='payments'), or apply its YAML (`pulumi-istio-egress render`): a "
+                     "Sidecar in payments without workloadSelector, with outboundTrafficPolicy {mode: REGISTRY_ONLY} "
+                     "and egress hosts importing the gateway's namespace")
 BLOG_VIOLATIONS = [
-    ("istio-valid", "Gateway istio-system/stripe-egress", SERVER_CERT),
-    ("istio-valid", "Gateway istio-system/stripe-egress", PRIVATE_KEY),
-    ("egress-via-gateway", "ServiceEntry payments/stripe", NO_MESH_ROUTE),
-    ("egress-via-gateway", "ServiceEntry payments/stripe", NO_GATEWAY_ROUTE),
-    ("egress-visibility", "DestinationRule payments/stripe", MISPLACED),
+    ("mandatory", "istio-valid", "Gateway istio-system/stripe-egress", SERVER_CERT),
+    ("mandatory", "istio-valid", "Gateway istio-system/stripe-egress", PRIVATE_KEY),
+    ("mandatory", "egress-via-gateway", "ServiceEntry payments/stripe", NO_MESH_ROUTE),
+    ("mandatory", "egress-via-gateway", "ServiceEntry payments/stripe", NO_GATEWAY_ROUTE),
+    ("mandatory", "egress-visibility", "DestinationRule payments/stripe", MISPLACED),
+    ("advisory", "egress-lockdown", "ServiceEntry payments/stripe", NO_NETWORK_POLICY),
+    ("advisory", "egress-lockdown", "ServiceEntry payments/stripe", NOT_REGISTRY_ONLY),
 ]
 
 
 def test_compliant_program_passes(monkeypatch: pytest.MonkeyPatch) -> None:
-    program = str(ROOT / "examples" / "simple-origination")
+    # A route and the lockdown of its client namespace: nothing left to report, not even advisories.
+    program = str(ROOT / "examples" / "lockdown")
     assert run(["check", program, "--policy-pack", PACK], monkeypatch)[:2] == (
         0, "No policy violations (6 objects judged).\n")
 
@@ -61,20 +77,20 @@ def test_compliant_program_passes(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_violating_yaml_fails_with_text_like_pulumi_preview(monkeypatch: pytest.MonkeyPatch) -> None:
     code, out, _ = run(["check", BLOG, "--policy-pack", PACK], monkeypatch)
     lines = ["Policy violations:"]
-    for policy, ref, message in BLOG_VIOLATIONS:
-        lines += [f"    [mandatory]  {policy}  ({ref})", f"        {message}"]
-    assert (code, out) == (1, "\n".join([*lines, "5 mandatory, 0 advisory violation(s) (3 objects judged)"]) + "\n")
+    for level, policy, ref, message in BLOG_VIOLATIONS:
+        lines += [f"    [{level}]  {policy}  ({ref})", f"        {message}"]
+    assert (code, out) == (1, "\n".join([*lines, "5 mandatory, 2 advisory violation(s) (3 objects judged)"]) + "\n")
 
 
 def test_json_format(monkeypatch: pytest.MonkeyPatch) -> None:
     code, out, _ = run(["check", BLOG, "--policy-pack", PACK, "--format", "json"], monkeypatch)
     kinds = {"Gateway": "Gateway", "ServiceEntry": "ServiceEntry", "DestinationRule": "DestinationRule"}
     expected = [{
-        "level": "mandatory", "message": message, "object": ref, "pack": "istio-egress", "policy": policy,
+        "level": level, "message": message, "object": ref, "pack": "istio-egress", "policy": policy,
         "source": BLOG,
         "urn": "urn:pulumi:stack::project::kubernetes:networking.istio.io/v1:"
                f"{kinds[ref.split()[0]]}::{ref.split()[1]}",
-    } for policy, ref, message in BLOG_VIOLATIONS]
+    } for level, policy, ref, message in BLOG_VIOLATIONS]
     assert (code, json.loads(out)) == (1, expected)
 
 
@@ -84,12 +100,12 @@ def test_sarif_format(monkeypatch: pytest.MonkeyPatch) -> None:
     assert code == 1
     assert log["version"] == "2.1.0"
     assert [r["id"] for r in log["runs"][0]["tool"]["driver"]["rules"]] == [
-        "egress-via-gateway", "egress-visibility", "istio-valid"]
+        "egress-lockdown", "egress-via-gateway", "egress-visibility", "istio-valid"]
     assert log["runs"][0]["results"] == [{
-        "ruleId": policy, "level": "error", "message": {"text": message},
+        "ruleId": policy, "level": {"mandatory": "error", "advisory": "warning"}[level], "message": {"text": message},
         "locations": [{"physicalLocation": {"artifactLocation": {"uri": BLOG}},
                        "logicalLocations": [{"fullyQualifiedName": ref, "kind": "resource"}]}],
-    } for policy, ref, message in BLOG_VIOLATIONS]
+    } for level, policy, ref, message in BLOG_VIOLATIONS]
 
 
 BROKEN = [

@@ -11,6 +11,7 @@ import yaml
 from pulumi_policy import ResourceValidationArgs
 from pulumi_policy.proxy import unknown_checking_proxy
 
+from pulumi_istio_egress import lockdown_manifests, parse_lockdown
 from pulumi_istio_egress.analyzer import UNKNOWN, PolicyPackProcess, Resource, Violation, run_pack
 from pulumi_istio_egress.policies import RESOURCE_RULES, STACK_RULES, pack, sdk
 from pulumi_istio_egress.policies.pack import ADVISORIES, EXEMPT_ANNOTATION
@@ -24,6 +25,14 @@ CORE_PATTERNS = ("passthrough", "simple-origination", "simple-termination", "mut
 
 def route(name: str) -> list[dict[str, Any]]:
     return [e["manifest"] for e in yaml.safe_load((FIXTURES / "routes" / f"{name}.yaml").read_text())["expected"]]
+
+
+def locked(name: str) -> list[dict[str, Any]]:
+    """A route's objects plus the EgressLockdown of each of its client namespaces: the whole recommended setup."""
+    args = yaml.safe_load((FIXTURES / "routes" / f"{name}.yaml").read_text())["args"]
+    gateway = {"gateway_namespace": args["gateway_namespace"]} if "gateway_namespace" in args else {}
+    return route(name) + [m for ns in args["client_namespaces"]
+                          for m in lockdown_manifests(parse_lockdown({"namespace": ns, **gateway}))]
 
 
 def manifests(path: str) -> list[dict[str, Any]]:
@@ -45,11 +54,11 @@ def test_pack_reports_every_rule_with_its_default_level() -> None:
 
 @pytest.mark.parametrize("pattern", CORE_PATTERNS)
 def test_each_pattern_passes_every_policy_with_default_config(pattern: str) -> None:
-    assert run_pack(PACK, [Resource.from_manifest(m) for m in route(pattern)]) == []
+    assert run_pack(PACK, [Resource.from_manifest(m) for m in locked(pattern)]) == []
 
 
 def test_all_routes_together_pass_with_their_ports_allowed() -> None:
-    every = [m for p in sorted((FIXTURES / "routes").glob("*.yaml")) for m in route(p.stem)]
+    every = [m for p in sorted((FIXTURES / "routes").glob("*.yaml")) for m in locked(p.stem)]
     config = {"allowed-ports": {"allowedPorts": [80, 443, 8080, 8443]},
               "audited-hosts-require-simple": {"auditedHosts": ["api.github.com", "*.bank.example"]}}
     assert run_pack(PACK, [Resource.from_manifest(m) for m in every], config) == []
@@ -59,7 +68,7 @@ VIA = ("Every MESH_EXTERNAL ServiceEntry host is routed mesh -> egress gateway -
        "namespace; otherwise sidecars bypass the gateway and its audit.")
 
 CASES = [
-    ("audited host through PASSTHROUGH", route("passthrough"),
+    ("audited host through PASSTHROUGH", locked("passthrough"),
      {"audited-hosts-require-simple": {"auditedHosts": ["api.stripe.com"]}}, [
          ("audited-hosts-require-simple", "mandatory", "istio-system/egress-api-stripe-com",
           "spec.servers[0].tls.mode: the gateway passes TLS for audited host api.stripe.com through uninspected "
@@ -70,7 +79,7 @@ CASES = [
           "Fix: route it with an http route after the gateway originates or terminates TLS (EgressRoute tls_mode "
           "SIMPLE)"),
      ]),
-    ("custom ports with the default allowedPorts", route("custom-gateway"), None, [
+    ("custom ports with the default allowedPorts", locked("custom-gateway"), None, [
         ("allowed-ports", "mandatory", "egress/egress-partner-example-org",
          "spec.ports[0].number: the port is not in allowedPorts (got 8080). Fix: use one of [80, 443], or have it "
          "added to allowedPorts"),
@@ -104,6 +113,20 @@ CASES = [
          "gateway reads credentials only from its own namespace and does not see it, while it applies to the "
          "sidecars in payments instead (got 'payments'). Fix: move it to namespace istio-system, exported to '.' "
          "only"),
+        ("egress-lockdown", "advisory", "payments/stripe",
+         "spec.exportTo[0]: namespace payments uses egress routes (api.stripe.com), but no NetworkPolicy there "
+         "restricts the egress of all its pods (podSelector {} with Egress in policyTypes), so a pod can open a "
+         "socket to any address and bypass the egress gateway (got 'payments'). Fix: declare "
+         "EgressLockdown(namespace='payments'), or apply its YAML (`pulumi-istio-egress render`): a NetworkPolicy "
+         "in payments with podSelector {}, policyTypes [Egress] and egress rules only for DNS, in-cluster pods and "
+         "the CIDRs the pods must reach"),
+        ("egress-lockdown", "advisory", "payments/stripe",
+         "spec.exportTo[0]: namespace payments uses egress routes (api.stripe.com), but its sidecars are not "
+         "REGISTRY_ONLY: no Sidecar without workloadSelector in payments or in the root namespace istio-system, and "
+         "the mesh's outboundTrafficPolicy is ALLOW_ANY, so sidecars pass hosts the mesh does not know straight out "
+         "(got 'payments'). Fix: declare EgressLockdown(namespace='payments'), or apply its YAML "
+         "(`pulumi-istio-egress render`): a Sidecar in payments without workloadSelector, with "
+         "outboundTrafficPolicy {mode: REGISTRY_ONLY} and egress hosts importing the gateway's namespace"),
     ]),
 ]
 
@@ -123,8 +146,10 @@ def test_unknown_values_in_preview_are_judged_where_possible_and_said_otherwise(
     cannot = [(name, "advisory", "payments/later",
                f"can't run policy '{name}' from policy pack 'istio-egress@v0.0.1' during preview: "
                "string value at .spec.hosts.0 can't be known during preview")
-              # allowed-hosts has no list, so it is not applicable and reads nothing.
-              for name in (r.name for r in (*RESOURCE_RULES, *STACK_RULES)) if name != "allowed-hosts"]
+              # allowed-hosts has no list and gateway-api-valid reads no Istio kinds: not applicable,
+              # they read nothing.
+              for name in (r.name for r in (*RESOURCE_RULES, *STACK_RULES))
+              if name not in ("allowed-hosts", "gateway-api-valid")]
     allowed_ports = ("allowed-ports", "mandatory", "payments/later",
                      "spec.ports[0].number: the port is not in allowedPorts (got 8443). Fix: use one of [80, 443], "
                      "or have it added to allowedPorts")
@@ -132,14 +157,31 @@ def test_unknown_values_in_preview_are_judged_where_possible_and_said_otherwise(
     stack_urn = "project-stack"
     expected = [*cannot[:index], allowed_ports, *cannot[index:]]
     expected = [e if e[0] not in {r.name for r in STACK_RULES} else (e[0], e[1], stack_urn, e[3]) for e in expected]
+    # egress-lockdown judges the namespace the entry is exported to, which does not depend on the unknown host.
+    lockdown = [("egress-lockdown", "advisory", "payments/later",
+                 "spec.exportTo[0]: namespace payments uses egress routes (hosts not known yet), but no NetworkPolicy "
+                 "there restricts the egress of all its pods (podSelector {} with Egress in policyTypes), so a pod can "
+                 "open a socket to any address and bypass the egress gateway (got 'payments'). Fix: declare "
+                 "EgressLockdown(namespace='payments'), or apply its YAML (`pulumi-istio-egress render`): a "
+                 "NetworkPolicy in payments with podSelector {}, policyTypes [Egress] and egress rules only for DNS, "
+                 "in-cluster pods and the CIDRs the pods must reach"),
+                ("egress-lockdown", "advisory", "payments/later",
+                 "spec.exportTo[0]: namespace payments uses egress routes (hosts not known yet), but its sidecars are "
+                 "not REGISTRY_ONLY: no Sidecar without workloadSelector in payments or in the root namespace "
+                 "istio-system, and the mesh's outboundTrafficPolicy is ALLOW_ANY, so sidecars pass hosts the mesh "
+                 "does not know straight out (got 'payments'). Fix: declare EgressLockdown(namespace='payments'), or "
+                 "apply its YAML (`pulumi-istio-egress render`): a Sidecar in payments without workloadSelector, with "
+                 "outboundTrafficPolicy {mode: REGISTRY_ONLY} and egress hosts importing the gateway's namespace")]
+    at = [e[0] for e in expected].index("egress-lockdown")
+    expected = [*expected[:at], *lockdown, *expected[at:]]
     assert got == expected
 
 
 def test_without_crds_the_pack_says_once_that_the_schema_layer_did_not_run(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ISTIO_CRDS", raising=False)
-    got = judged(run_pack(PACK, [Resource.from_manifest(m) for m in route("passthrough")]))
+    got = judged(run_pack(PACK, [Resource.from_manifest(m) for m in locked("passthrough")]))
     assert got == [(ADVISORIES, "advisory", "project-stack",
-                    "istio-valid judged 4 object(s) with istiod's webhook rules only: no Istio CRDs were configured, "
+                    "istio-valid judged 5 object(s) with istiod's webhook rules only: no Istio CRDs were configured, "
                     "so the CRD schema and CEL layer did not run. Fix: set istio-valid's crdFiles (e.g. the output "
                     "of `kubectl get crd -o yaml`) or $ISTIO_CRDS")]
 

@@ -35,7 +35,10 @@ from pulumi_istio_egress import (
     EgressRoute,
     EgressRouteError,
     Finding,
+    Route,
     kubeyaml,
+    lockdown_manifests,
+    parse_lockdown,
     parse_route,
     program_process,
     route_manifests,
@@ -75,8 +78,16 @@ def rule_config(rule: Any, manifests: list[Manifest]) -> dict[str, Any]:
     return config
 
 
-def problems(manifests: list[Manifest], crds: CrdSet) -> list[str]:
-    """Everything any of our checks says about a route's objects: [] means Istio and our policies accept them."""
+def lockdowns(route: Route) -> list[Manifest]:
+    """The EgressLockdown of each client namespace, which egress-lockdown asks for next to every route."""
+    gateway = {"gateway_namespace": route.gateway_namespace}
+    return [m for ns in route.client_namespaces if ns != route.gateway_namespace
+            for m in lockdown_manifests(parse_lockdown({"namespace": ns, **gateway}))]
+
+
+def problems(manifests: list[Manifest], crds: CrdSet, locked: list[Manifest] | None = None) -> list[str]:
+    """Everything any of our checks says about a route's objects: [] means Istio and our policies accept them.
+    ``locked``: the lockdowns of its client namespaces, seen by the stack rules only."""
     found: list[str] = []
     for m in manifests:
         where = f"{m['kind']} {m['metadata']['namespace']}/{m['metadata']['name']}"
@@ -86,7 +97,7 @@ def problems(manifests: list[Manifest], crds: CrdSet) -> list[str]:
             found += [f"{where}: {rule.name}: {f.render()}" for f in rule.check(m, rule_config(rule, manifests))]
     for stack_rule in STACK_RULES:
         found += [f"stack {stack_rule.name}: {f.render()}"
-                  for _, f in stack_rule.check(manifests, stack_rule.defaults())]
+                  for _, f in stack_rule.check(manifests + (locked or []), stack_rule.defaults())]
     return found
 
 
@@ -100,7 +111,7 @@ def accepted_or_refused(args: Any, crds: CrdSet) -> None:
         assert str(error)  # names field, value and fix
         return
     manifests = route_manifests(route)
-    assert problems(manifests, crds) == [], f"accepted {args!r} but its objects are not valid"
+    assert problems(manifests, crds, lockdowns(route)) == [], f"accepted {args!r} but its objects are not valid"
 
 
 # --- the validator's contract ---------------------------------------------------------------------

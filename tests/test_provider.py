@@ -22,7 +22,17 @@ from mocking import Registered, plain, run
 from plugin_harness import UNKNOWN, Constructed, ProviderPlugin, Registration, property_errors, urn_type
 
 import pulumi_istio_egress
-from pulumi_istio_egress import Dataplane, EgressRoute, EgressRouteArgs, EgressRouteError, TlsMode
+from pulumi_istio_egress import (
+    Dataplane,
+    EgressLockdown,
+    EgressLockdownArgs,
+    EgressLockdownError,
+    EgressRoute,
+    EgressRouteArgs,
+    EgressRouteError,
+    InClusterEgress,
+    TlsMode,
+)
 from pulumi_istio_egress.component import TYPE_TOKEN
 from pulumi_istio_egress.provider import PACKAGE, schema
 
@@ -32,6 +42,7 @@ GOLDEN = Path(__file__).parent / "fixtures" / "provider" / "schema.json"
 YAML_EXAMPLE = ROOT / "examples" / "yaml" / "Pulumi.yaml"
 TS_EXAMPLE = ROOT / "examples" / "typescript"
 TOKEN = "istio-egress:index:EgressRoute"
+LOCKDOWN_TOKEN = "istio-egress:index:EgressLockdown"
 DEPENDENCY = "urn:pulumi:stack::project::kubernetes:core/v1:Service::api"
 
 
@@ -99,7 +110,7 @@ def test_schema_matches_snapshot(generated: dict[str, Any]) -> None:
 def test_schema_names_the_package_its_version_and_the_component_token(generated: dict[str, Any]) -> None:
     assert generated["name"] == PACKAGE
     assert generated["version"] == pulumi_istio_egress.__version__
-    assert list(generated["resources"]) == [TOKEN]
+    assert list(generated["resources"]) == [TOKEN, LOCKDOWN_TOKEN]
     assert TYPE_TOKEN == TOKEN  # the token the component registers itself under
     assert generated["resources"][TOKEN]["isComponent"] is True
 
@@ -319,3 +330,96 @@ def test_ambient_bad_input_is_invalid_argument_naming_the_field(plugin: Provider
         "origination), use PASSTHROUGH, or use dataplane SIDECAR")
     assert [p for p, _ in property_errors(error)] == ["terminateCredentialName"]
     assert plugin.monitor.registrations == []
+
+
+GATEWAY_API_INPUTS = {
+    "passthrough": {"host": "edition.cnn.com", "tlsMode": "PASSTHROUGH", "clientNamespaces": ["default"],
+                    "api": "GATEWAY_API"},
+    "mutual": {"host": "nginx.example.com", "tlsMode": "MUTUAL", "clientNamespaces": ["default"],
+               "api": "GATEWAY_API", "clientCredentialName": "client-credential", "gatewayNamespace": "egress"},
+}
+
+
+@pytest.mark.parametrize("dry_run", [False, True], ids=["up", "preview"])
+@pytest.mark.parametrize("inputs", GATEWAY_API_INPUTS.values(), ids=GATEWAY_API_INPUTS.keys())
+def test_construct_with_the_gateway_api(plugin: ProviderPlugin, inputs: dict[str, Any], dry_run: bool) -> None:
+    got = plugin.construct(TOKEN, "route", inputs, dry_run=dry_run)
+    want = run(lambda: EgressRoute("route", python_args(inputs)), preview=dry_run)  # type: ignore[arg-type]
+
+    assert registered(got) == {r.name: r for r in want.resources}
+    kinds = sorted({r.type.rsplit(":", 1)[-1] for r in want.resources if r.type != TOKEN})
+    assert kinds == (["DestinationRule", "Gateway", "ServiceEntry", "TLSRoute"] if inputs["tlsMode"] == "PASSTHROUGH"
+                     else ["DestinationRule", "Gateway", "HTTPRoute", "Role", "RoleBinding", "ServiceEntry"])
+    assert plain(got.outputs[got.urn]) == want.outputs["route"]
+
+
+# --- EgressLockdown in the same package ----------------------------------------------------------
+
+LOCKDOWN_SNAKE = {camel(field): field for field in EgressLockdownArgs.__annotations__}
+
+
+def lockdown_args(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    return {LOCKDOWN_SNAKE[key]: value for key, value in inputs.items()}
+
+
+def test_lockdown_schema_inputs_outputs_and_enum(generated: dict[str, Any]) -> None:
+    resource = generated["resources"][LOCKDOWN_TOKEN]
+    assert resource["isComponent"] is True
+    inputs = resource["inputProperties"]
+    assert set(inputs) == set(LOCKDOWN_SNAKE)
+    assert all(prop.get("description", "").strip() for prop in inputs.values())
+    assert resource["requiredInputs"] == ["namespace"]
+    assert inputs["allowCidrs"]["items"]["type"] == "string"
+    assert inputs["gatewayTargetPorts"]["items"]["type"] == "integer"
+    assert inputs["sidecar"] == {**inputs["sidecar"], "type": "boolean", "plain": True}
+    assert set(resource["properties"]) == {camel(name) for name in EgressLockdown.__annotations__}
+    enum = generated["types"][f"{PACKAGE}:index:InClusterEgress"]
+    assert [(v["name"], v["value"]) for v in enum["enum"]] == [(m.name, m.value) for m in InClusterEgress]
+
+
+LOCKDOWN_INPUTS = [
+    {"namespace": "payments"},
+    {"namespace": "ci", "inCluster": "GATEWAY_AND_ISTIOD", "gatewayTargetPorts": [8443],
+     "allowCidrs": ["10.0.0.1/32"], "importNamespaces": ["monitoring"]},
+    {"namespace": "batch", "sidecar": False},
+]
+
+
+@pytest.mark.parametrize("dry_run", [False, True], ids=["up", "preview"])
+@pytest.mark.parametrize("inputs", LOCKDOWN_INPUTS, ids=[i["namespace"] for i in LOCKDOWN_INPUTS])
+def test_lockdown_construct_registers_what_the_python_api_registers(
+    plugin: ProviderPlugin, inputs: dict[str, Any], dry_run: bool
+) -> None:
+    name = inputs["namespace"]
+    got = plugin.construct(LOCKDOWN_TOKEN, name, inputs, dry_run=dry_run)
+    want = run(lambda: EgressLockdown(name, lockdown_args(inputs)), preview=dry_run)  # type: ignore[arg-type]
+
+    assert registered(got) == {r.name: r for r in want.resources}
+    assert sorted(r.type for r in children(got)) == sorted(
+        ["kubernetes:networking.k8s.io/v1:NetworkPolicy"] + (["kubernetes:networking.istio.io/v1:Sidecar"]
+                                                             if inputs.get("sidecar", True) else []))
+    assert got.urn == f"urn:pulumi:stack::project::{LOCKDOWN_TOKEN}::{name}"
+    assert plain(got.state) == {camel(key): value for key, value in want.outputs[name].items()}
+    assert [log for log in got.logs if log[0] in ("WARNING", "ERROR")] == []
+
+
+def test_lockdown_bad_input_is_invalid_argument_naming_the_field(plugin: ProviderPlugin) -> None:
+    inputs = {"namespace": "payments", "allowCidrs": ["0.0.0.0/0"]}
+    with pytest.raises(EgressLockdownError) as python_error:
+        run(lambda: EgressLockdown("bad", lockdown_args(inputs)))  # type: ignore[arg-type]
+    with pytest.raises(grpc.RpcError) as caught:
+        plugin.construct(LOCKDOWN_TOKEN, "bad", inputs)
+    error: Any = caught.value
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.details() == str(python_error.value)
+    assert error.details().startswith("EgressLockdown 'bad': allow_cidrs='0.0.0.0/0' is invalid: ")
+    assert [p for p, _ in property_errors(error)] == ["allowCidrs"]
+    assert plugin.monitor.registrations == []
+
+
+def test_lockdown_missing_namespace_is_invalid_argument(plugin: ProviderPlugin) -> None:
+    with pytest.raises(grpc.RpcError) as caught:
+        plugin.construct(LOCKDOWN_TOKEN, "bad", {"sidecar": True})
+    error: Any = caught.value
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.details().startswith("EgressLockdown 'bad': Missing required input 'namespace'")

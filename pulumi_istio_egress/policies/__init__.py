@@ -6,10 +6,12 @@ from . import (
     allowed_ports,
     audited_hosts,
     dns_resolution,
+    egress_lockdown,
     egress_references,
     egress_via_gateway,
     egress_visibility,
     export_scope,
+    gateway_api_valid,
     istio_valid,
     mutual_credentials,
     server_certificates,
@@ -29,11 +31,13 @@ RESOURCE_RULES: tuple[ResourceRule, ...] = (
     dns_resolution.RULE,
     allowed_ports.RULE,
     istio_valid.RULE,
+    gateway_api_valid.RULE,
 )
 STACK_RULES: tuple[StackRule, ...] = (
     egress_via_gateway.RULE,
     egress_references.RULE,
     egress_visibility.RULE,
+    egress_lockdown.RULE,
     waypoint_binding.RULE,
     waypoint_policies.RULE,
 )
