@@ -20,14 +20,17 @@ read back, never produced). Integers travel as protobuf doubles, as in the CLI: 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import enum
 import json
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent import futures
 from dataclasses import dataclass, replace
@@ -40,6 +43,8 @@ import yaml
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, engine_pb2, engine_pb2_grpc
 
+from .redaction import Secret
+
 __all__ = [
     "LEVELS",
     "UNKNOWN",
@@ -50,6 +55,7 @@ __all__ = [
     "Resource",
     "Secret",
     "Violation",
+    "analyze_all",
     "reconcile_config",
     "run_pack",
 ]
@@ -88,18 +94,12 @@ _CHANNEL_OPTIONS = [
     ("grpc.max_send_message_length", _MAX_MESSAGE),
 ]
 _RPC_TIMEOUT = 120.0
+_STOP_TIMEOUT = 5.0
 _STDERR_TAIL_LINES = 30
 
 
 class PolicyPackError(RuntimeError):
     """The pack could not be started or an Analyzer call failed; the message carries its stderr tail."""
-
-
-@dataclass(frozen=True)
-class Secret:
-    """A property value the engine would treat as secret."""
-
-    value: Any
 
 
 class _Unknown(enum.Enum):
@@ -383,6 +383,11 @@ def _load_project(pack_dir: Path) -> dict[str, Any]:
     return project
 
 
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
 class PolicyPackProcess:
     """A running policy pack, started and spoken to exactly as the Pulumi CLI does.
 
@@ -429,6 +434,7 @@ class PolicyPackProcess:
         self._stderr: list[str] = []
         self._info: PackInfo | None = None
         self._proc: subprocess.Popen[bytes] | None = None
+        self._stopped = False
         self._threads: list[threading.Thread] = []
         self._port_line: queue.Queue[str | None] = queue.Queue()
         self._server: Any = None
@@ -478,6 +484,7 @@ class PolicyPackProcess:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
+                start_new_session=True,  # its own process group, stopped as a whole in close()
             )
         except OSError as err:
             raise PolicyPackError(f"policy pack {self.pack_dir} failed to start: {err}") from err
@@ -572,17 +579,25 @@ class PolicyPackProcess:
 
     def _stop_process(self) -> None:
         proc = self._proc
-        if proc is None:
+        if proc is None or self._stopped:
             return
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        self._stopped = True
+        # The pack runs in its own session (start_new_session): signal the whole group, so
+        # helpers it started die with it even after the pack itself has exited.
+        _signal_group(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=_STOP_TIMEOUT)
+        _signal_group(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=_STOP_TIMEOUT)
+        deadline = time.monotonic() + _STOP_TIMEOUT
         for thread in self._threads:
-            thread.join(timeout=5)  # readers end at EOF; a leaked grandchild could hold the pipe
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        if any(thread.is_alive() for thread in self._threads):
+            # A process that left the group (setsid) still holds the pipes. Closing a stream
+            # while its reader thread blocks in read() waits for that read forever, so leave the
+            # daemon readers to the interpreter's exit instead.
+            return
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()
@@ -594,7 +609,7 @@ class PolicyPackProcess:
             self._channel = None
         self._stop_process()
         if self._server is not None:
-            self._server.stop(grace=None).wait()
+            self._server.stop(grace=None).wait(timeout=_STOP_TIMEOUT)
             self._server = None
         if self._executor is not None:
             self._executor.shutdown(wait=True)
@@ -761,10 +776,15 @@ def run_pack(
     """
     with PolicyPackProcess(pack_dir, **kw) as pack:
         pack.configure(reconcile_config(pack.info, config_file))
-        violations: list[Violation] = []
-        final: list[Resource] = []
-        for resource in resources:
-            remediated, found = pack.remediate(resource)
-            violations += found + pack._analyze_only(remediated)
-            final.append(remediated)
-        return violations + pack.analyze_stack(final)
+        return analyze_all(pack, resources)
+
+
+def analyze_all(pack: PolicyPackProcess, resources: Iterable[Resource]) -> list[Violation]:
+    """Remediate and analyze each resource, then analyze the (remediated) stack, on a configured pack."""
+    violations: list[Violation] = []
+    final: list[Resource] = []
+    for resource in resources:
+        remediated, found = pack.remediate(resource)
+        violations += found + pack._analyze_only(remediated)
+        final.append(remediated)
+    return violations + pack.analyze_stack(final)

@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from .extras import MissingExtraError, requires_extra
 from .findings import object_ref
+from .terminal import escape_controls, shorten
 
 if TYPE_CHECKING:
-    from .analyzer import Resource
+    from .analyzer import PackInfo, Resource
     from .report import Subject
 
 EXIT_OK = 0
@@ -38,7 +39,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _error(message: str, stderr: TextIO) -> None:
-    print(f"error: {message}", file=stderr)
+    # Messages quote file names, program output and YAML values: one line, no raw controls.
+    one_line = " ".join(escape_controls(shorten(message, 4000)).split("\n"))
+    print(f"error: {one_line}", file=stderr)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -55,7 +58,11 @@ def _add_render(commands: argparse._SubParsersAction[_Parser]) -> None:
     parser.add_argument("program_dir", nargs="?", default=".", metavar="PROGRAM_DIR", help="default: .")
     parser.add_argument("--stack", help="stack whose Pulumi.<stack>.yaml to use (default: the only one, else dev)")
     parser.add_argument("--config-file", metavar="FILE", help="stack config file to use instead of Pulumi.<stack>.yaml")
-    parser.add_argument("--out", metavar="DIR", help="write one file per object into DIR instead of stdout")
+    parser.add_argument("--out", metavar="DIR",
+                        help="write one file per object into DIR instead of stdout; DIR must be new, empty or "
+                        "written by an earlier --out (files of objects no longer declared are removed)")
+    parser.add_argument("--show-secrets", action="store_true",
+                        help="write secret values (Output.secret, require_secret) instead of [secret]")
     parser.set_defaults(run=_run_render)
 
 
@@ -70,45 +77,53 @@ def _progress_printer(stderr: TextIO) -> Callable[[int], None] | None:
     return show
 
 
-def _run_render(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
-    # Imported here so other commands don't pay for loading Pulumi.
-    from .render import RenderError, object_file_name, render_program, to_yaml
+def _render(
+    program_dir: str, stack: str | None, config_file: str | None = None, stderr: TextIO | None = None
+) -> list[Any]:
+    from .program_process import render_in_child
+    from .render import RenderError
 
-    progress = _progress_printer(stderr)
+    progress = _progress_printer(stderr) if stderr is not None else None
     try:
-        # The program's own print() calls must not end up in the YAML on stdout.
-        with contextlib.redirect_stdout(stderr):
-            objects = render_program(
-                args.program_dir, stack=args.stack, config_file=args.config_file, progress=progress
-            )
+        return render_in_child(program_dir, stack=stack, config_file=config_file, progress=progress)
     except RenderError as exc:
         raise UsageError(str(exc)) from None
     finally:
-        if progress is not None:
+        if progress is not None and stderr is not None:
             stderr.write("\r\x1b[K")  # clear the progress line
             stderr.flush()
 
+
+def _run_render(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    # Imported here so other commands don't pay for loading Pulumi.
+    from .output_dir import OutputDirError, write_output_dir
+    from .render import object_file_name, to_yaml
+
+    # The program runs in a child process whose stdout is our stderr: its prints never reach
+    # the YAML, and nothing it does changes what this process writes.
+    objects = _render(args.program_dir, args.stack, args.config_file, stderr)
     if args.out is None:
-        _write_text(stdout, to_yaml(o.manifest for o in objects))
+        _write_text(stdout, to_yaml((o.manifest for o in objects), show_secrets=args.show_secrets))
         return EXIT_OK
 
     out_dir = Path(args.out)
-    files: dict[str, str] = {}
+    files: dict[str, bytes] = {}
+    owners: dict[str, str] = {}
     for obj in objects:
         name = object_file_name(obj.manifest)
-        if name in files:
-            raise UsageError(f"objects {files[name]!r} and {obj.pulumi_name!r} would both be written to {name}")
-        files[name] = obj.pulumi_name
+        if name in owners:
+            raise UsageError(f"objects {owners[name]!r} and {obj.pulumi_name!r} would both be written to {name}")
+        owners[name] = obj.pulumi_name
+        # Binary: the same bytes on every platform and locale.
+        files[name] = to_yaml([obj.manifest], show_secrets=args.show_secrets).encode("utf-8")
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        for obj in objects:
-            path = out_dir / object_file_name(obj.manifest)
-            # Binary write: the same bytes on every platform and locale.
-            path.write_bytes(to_yaml([obj.manifest]).encode("utf-8"))
-            print(path, file=stderr)
+        written = write_output_dir(out_dir, files)
+    except OutputDirError as exc:
+        raise UsageError(str(exc)) from None
     except OSError as exc:
-        _error(f"cannot write {exc.filename or out_dir}: {exc.strerror or exc}", stderr)
-        return EXIT_FAILED
+        raise UsageError(f"cannot write {exc.filename or out_dir}: {exc.strerror or exc}") from None
+    for path in written:
+        print(path, file=stderr)
     return EXIT_OK
 
 
@@ -127,57 +142,54 @@ def _write_text(stream: TextIO, text: str) -> None:
 # check and diagram read the same inputs: Pulumi programs (directories) or YAML manifests (files)
 
 
-def _load_inputs(inputs: Sequence[str], stack: str | None) -> list[tuple[Resource, Subject]]:
+def _load_inputs(
+    inputs: Sequence[str],
+    stack: str | None,
+    *,
+    programs: bool = True,
+    files: dict[str, list[Any]] | None = None,
+) -> list[tuple[Resource, Subject]]:
+    """The objects of every input, in order: programs rendered in a child process, YAML files
+    read as kubectl reads them. ``programs`` False leaves programs out; ``files`` caches what
+    each file held, so a second call does not read it again."""
     from .analyzer import Resource
-    from .render import RenderError, render_program
+    from .kubeyaml import ManifestError, read
     from .report import Subject
 
     loaded: list[tuple[Resource, Subject]] = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            try:
-                with contextlib.redirect_stdout(sys.stderr):
-                    objects = render_program(path, stack=stack)
-            except RenderError as exc:
-                raise UsageError(str(exc)) from None
-            for obj in objects:
+            for obj in _render(item, stack) if programs else ():
                 resource = Resource(type=obj.pulumi_type, name=obj.pulumi_name, props=obj.manifest,
                                     urn=obj.urn, parent=obj.parent_urn)
                 loaded.append((resource, Subject(object_ref(obj.manifest), item)))
+        elif path.is_file() and files is not None and item in files:
+            loaded += files[item]
         elif path.is_file():
-            for manifest in _read_manifests(path):
+            start = len(loaded)
+            try:
+                manifests = read(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError) as exc:
+                raise UsageError(f"{item}: cannot read: {exc}") from None
+            except ManifestError as exc:
+                raise UsageError(f"{item}: {exc}") from None
+            for manifest in manifests:
                 try:
-                    resource = Resource.from_manifest(manifest)
+                    resource = Resource.from_manifest(manifest.manifest)
                 except (ValueError, TypeError) as exc:
-                    raise UsageError(f"{item}: {exc}") from None
-                loaded.append((resource, Subject(object_ref(manifest), item)))
+                    raise UsageError(f"{item}: {manifest.place}: {exc}") from None
+                loaded.append((resource, Subject(object_ref(manifest.manifest), item)))
+            if files is not None:
+                files[item] = loaded[start:]
         else:
             raise UsageError(f"{item}: no such program directory or manifest file")
-    urns = [r.urn for r, _ in loaded]
-    duplicates = sorted({u for u in urns if urns.count(u) > 1})
-    if duplicates:
-        raise UsageError(f"the same object is declared twice: {duplicates[0]}")
+    seen: set[str] = set()  # linear: 40k objects must not take 40k squared steps
+    for resource, _ in loaded:
+        if resource.urn in seen:
+            raise UsageError(f"the same object is declared twice: {resource.urn}")
+        seen.add(resource.urn)
     return loaded
-
-
-def _read_manifests(path: Path) -> list[dict[str, Any]]:
-    import yaml
-
-    try:
-        documents = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise UsageError(f"{path}: cannot read YAML: {exc}") from None
-    manifests: list[dict[str, Any]] = []
-    for number, doc in enumerate(documents, 1):
-        if doc is None:
-            continue
-        items = doc.get("items") if isinstance(doc, dict) and doc.get("kind") == "List" else [doc]
-        for item in items if isinstance(items, list) else []:
-            if not isinstance(item, dict) or not item.get("apiVersion") or not item.get("kind"):
-                raise UsageError(f"{path}: document {number} is not a Kubernetes object (apiVersion and kind)")
-            manifests.append(item)
-    return manifests
 
 
 def _add_check(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -185,67 +197,85 @@ def _add_check(commands: argparse._SubParsersAction[_Parser]) -> None:
         "check",
         help="run a policy pack over a program's objects or YAML manifests, as pulumi preview would",
         description="Send every object through a Python policy pack over the Analyzer gRPC protocol the "
-        "Pulumi CLI uses: resource policies, then stack policies. Exit 1 on a mandatory violation.",
+        "Pulumi CLI uses: resource policies, then stack policies. Exit 0 when no mandatory policy is "
+        "violated, 1 when one is, 2 when the inputs or the pack could not be judged (also when there "
+        "is nothing to judge, unless --allow-empty). YAML files are read as kubectl reads them; "
+        "programs run in a child process.",
     )
     parser.add_argument("inputs", nargs="*", default=["."], metavar="PROGRAM_DIR|MANIFEST.yaml",
                         help="Pulumi programs to render and/or YAML files (default: .)")
     parser.add_argument("--policy-pack", metavar="DIR",
-                        help="default: the pack installed with this package (see `pack-dir`)")
+                        help="default: the pack installed with this package (see `pack-dir`); a DIR given here "
+                        "has its Python code run, so pass only a pack you trust")
     parser.add_argument("--policy-config", metavar="FILE", help="policy pack config JSON, as for pulumi preview")
     parser.add_argument("--stack", help="stack of the programs (default: the only one, else dev)")
     parser.add_argument("--format", choices=("text", "json", "sarif"), default="text")
+    parser.add_argument("--allow-empty", action="store_true",
+                        help="exit 0 when the inputs declare no objects (default: exit 2, nothing was judged)")
     parser.set_defaults(run=_run_check)
 
 
-def _run_check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+def _read_policy_config(name: str) -> dict[str, Any]:
     import json
 
+    try:
+        config = json.loads(Path(name).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise UsageError(f"{name}: cannot read policy config: {exc}") from None
+    if not isinstance(config, dict):
+        raise UsageError(f"{name}: policy config must be a JSON object of policy names, not a {type(config).__name__}")
+    return config
+
+
+def _run_check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     from . import __version__
     from .pack import PACK_DIR
 
     with requires_extra("`check`"):
-        from .analyzer import PolicyPackError, run_pack
+        from .analyzer import PolicyPackError, PolicyPackProcess, analyze_all, reconcile_config
+        from .redaction import secret_texts
         from .report import as_json, as_sarif, as_text
 
-    pack = Path(args.policy_pack) if args.policy_pack else PACK_DIR
-    if not (pack / "PulumiPolicy.yaml").is_file():
-        raise UsageError(f"{pack}: not a policy pack (no PulumiPolicy.yaml); pass --policy-pack DIR")
-    config = None
-    if args.policy_config:
-        try:
-            config = json.loads(Path(args.policy_config).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise UsageError(f"{args.policy_config}: cannot read policy config: {exc}") from None
-    if isinstance(config, dict):
-        _reject_config_typos(pack, config)
-    loaded = _load_inputs(args.inputs, args.stack)
+    pack_dir = Path(args.policy_pack) if args.policy_pack else PACK_DIR
+    if not (pack_dir / "PulumiPolicy.yaml").is_file():
+        raise UsageError(f"{pack_dir}: not a policy pack (no PulumiPolicy.yaml); pass --policy-pack DIR")
+    config = _read_policy_config(args.policy_config) if args.policy_config else None
+    files: dict[str, list[Any]] = {}
+    _load_inputs(args.inputs, args.stack, programs=False, files=files)  # bad files fail before the pack starts
     try:
-        violations = run_pack(pack, [r for r, _ in loaded], config_file=config)
+        # The pack starts (and loads its code) before any checked program runs, so a program
+        # that rewrites the pack on disk cannot change the rules it is judged by.
+        with PolicyPackProcess(pack_dir) as pack:
+            if config is not None:
+                _reject_config_typos(pack.info, config)
+            pack.configure(reconcile_config(pack.info, config))
+            loaded = _load_inputs(args.inputs, args.stack, files=files)
+            if not loaded and not args.allow_empty:
+                raise UsageError(
+                    f"nothing was judged: {', '.join(args.inputs)} declare(s) no objects; "
+                    "pass --allow-empty if that is expected"
+                )
+            violations = analyze_all(pack, [r for r, _ in loaded])
     except (PolicyPackError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     subjects = {r.urn: s for r, s in loaded}
+    secrets = secret_texts(r.props for r, _ in loaded)
     if args.format == "json":
-        text = as_json(violations, subjects)
+        text = as_json(violations, subjects, secrets)
     elif args.format == "sarif":
-        text = as_sarif(violations, subjects, __version__)
+        text = as_sarif(violations, subjects, __version__, secrets)
     else:
-        text = as_text(violations, subjects)
+        text = as_text(violations, subjects, secrets, judged=len(loaded))
     _write_text(stdout, text)
     return EXIT_FAILED if any(v.enforcement_level in ("mandatory", "remediate") for v in violations) else EXIT_OK
 
 
-def _reject_config_typos(pack: Path, config: dict[str, Any]) -> None:
+def _reject_config_typos(info: PackInfo, config: dict[str, Any]) -> None:
     """Misspelt policy names and options are refused with a "did you mean", before any object is
     judged: the CLI would pass an unknown option through silently (see policy_config)."""
-    from .analyzer import PolicyPackError, PolicyPackProcess
     from .policy_config import config_typos
 
-    try:
-        with PolicyPackProcess(pack) as running:
-            schemas = {p.name: p.config_schema for p in running.info.policies}
-    except PolicyPackError as exc:
-        raise UsageError(str(exc)) from None
-    problems = config_typos(config, schemas)
+    problems = config_typos(config, {p.name: p.config_schema for p in info.policies})
     if problems:
         raise UsageError("; ".join(problems))
 
@@ -279,8 +309,9 @@ def _add_diagram(commands: argparse._SubParsersAction[_Parser]) -> None:
 
 def _run_diagram(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     from .diagram import mermaid
+    from .redaction import redact
 
-    manifests = [r.props for r, _ in _load_inputs(args.inputs, args.stack)]
+    manifests = [redact(r.props) for r, _ in _load_inputs(args.inputs, args.stack)]
     _write_text(stdout, mermaid(manifests) or "%% no egress routes found\n")
     return EXIT_OK
 
@@ -325,6 +356,12 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.suppress(OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), stdout.fileno())
         return EXIT_FAILED
+    except OSError as exc:  # stdout on a full disk, a closed descriptor: a write error is exit 2
+        _error(f"cannot write output: {exc.strerror or exc}", stderr)
+        return EXIT_USAGE
+    except Exception as exc:  # a crash must never read as a verdict (exit 1): say it in one line
+        _error(f"internal error: {type(exc).__name__}: {exc}", stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -25,8 +25,20 @@ class Finding:
 
     def render(self) -> str:
         """One line for people: ``path: message (value). Fix: fix``."""
-        shown = "" if self.value is None else f" (got {self.value!r})"
+        shown = "" if self.value is None else f" (got {quoted(self.value)})"
         return f"{self.path}: {self.message}{shown}. Fix: {self.fix}"
+
+
+MAX_QUOTED = 200
+"""Characters of an offending value a message quotes: a 10 MB host must not make a 10 MB message."""
+
+
+def quoted(value: Any) -> str:
+    """``repr(value)``, cut to :data:`MAX_QUOTED` characters with the full length said."""
+    if isinstance(value, str) and len(value) > MAX_QUOTED:
+        return f"{value[:MAX_QUOTED]!r}... ({len(value)} characters)"
+    text = repr(value)
+    return text if len(text) <= MAX_QUOTED else f"{text[:MAX_QUOTED]}... ({len(text)} characters)"
 
 
 def object_ref(manifest: Manifest) -> str:

@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import runpy
@@ -31,6 +32,9 @@ from pulumi.output import Unknown
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc as pulumi_rpc
 from pulumi.runtime import stack as pulumi_stack
+
+from .kubeyaml import resolve_plain as _resolve_plain
+from .redaction import Secret, redact, reveal
 
 __all__ = ["RenderError", "RenderedObject", "object_file_name", "render_program", "to_yaml"]
 
@@ -637,8 +641,9 @@ def _run(project: _Project, stack: str, config: dict[str, str], progress: Callab
 
 
 def _plain(value: Any, where: str, path: str) -> Any:
-    """Plain YAML-able data: secrets unwrapped, Nones dropped, integral floats back to ints."""
-    value = pulumi_rpc.unwrap_rpc_secret(value)
+    """Plain YAML-able data: secrets kept as :class:`Secret`, Nones dropped, integral floats back to ints."""
+    if pulumi_rpc.is_rpc_secret(value):
+        return Secret(_plain(pulumi_rpc.unwrap_rpc_secret(value), where, path))
     if isinstance(value, dict):
         return {
             str(k): _plain(v, where, f"{path}.{k}")
@@ -650,6 +655,9 @@ def _plain(value: Any, where: str, path: str) -> Any:
             _plain(v, where, f"{path}[{i}]") for i, v in enumerate(value) if pulumi_rpc.unwrap_rpc_secret(v) is not None
         ]
     if isinstance(value, float):
+        if not math.isfinite(value):
+            # kubectl sends JSON, which has no NaN or infinity: it would refuse the file.
+            raise RenderError(f"{where}: {path} is {value}, which Kubernetes' JSON cannot carry")
         # Mocks pass numbers through protobuf doubles: 443 comes back as 443.0.
         return int(value) if value.is_integer() else value
     if isinstance(value, (str, int)):  # bool is an int
@@ -673,10 +681,15 @@ def _manifest(reg: _Registration, default_namespace: str) -> dict[str, Any]:
     where = f"resource {reg.name!r} ({reg.type})"
     inputs = _strip_internal(_plain(reg.inputs, where, "inputs"))
     token_version, token_kind = _api_version_from_token(reg.type)
-    api_version = inputs.pop("apiVersion", None) or token_version
-    kind = inputs.pop("kind", None) or token_kind
+    # Identity is public (it is in the URN and the file name), even when computed from a secret.
+    api_version = reveal(inputs.pop("apiVersion", None)) or token_version
+    kind = reveal(inputs.pop("kind", None)) or token_kind
     metadata = inputs.pop("metadata", None)
+    metadata = metadata.value if isinstance(metadata, Secret) else metadata
     metadata = _strip_internal(metadata) if isinstance(metadata, dict) else {}
+    for key in ("name", "namespace"):
+        if key in metadata:
+            metadata[key] = reveal(metadata[key])
     if not metadata.get("name"):
         raise RenderError(
             f"{where} has no metadata.name; the real provider would add a random suffix, so set the name explicitly"
@@ -774,9 +787,25 @@ class _Dumper(yaml.SafeDumper):
         return True
 
 
+def _needs_escapes(data: str) -> bool:
+    # Characters a YAML reader would not keep as written in a plain, quoted or block scalar:
+    # controls, NEL/LS/PS (line breaks to YAML 1.1), BOM, surrogates, U+FFFE/U+FFFF.
+    return _ESCAPED.search(data) is not None
+
+
+_ESCAPED = re.compile("[^\n -~\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
+
+
 def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
-    # Multi-line text (scripts, PEM blocks) reads best as a literal block.
-    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|" if "\n" in data else None)
+    if _needs_escapes(data):
+        style: str | None = '"'  # the only style that escapes them
+    elif "\n" in data:
+        style = "|"  # multi-line text (scripts, PEM blocks) reads best as a literal block
+    elif _resolve_plain(data) != data or type(_resolve_plain(data)) is not str:
+        style = "'"  # kubectl would read the plain text as something else (0X1F, y, 0o17, 1_000)
+    else:
+        style = None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
 
 
 _Dumper.add_representer(str, _represent_str)
@@ -805,15 +834,16 @@ def _ordered_document(manifest: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _sorted_deep(manifest[k]) for k in [*first, *rest]}
 
 
-def to_yaml(objects: Iterable[Mapping[str, Any]]) -> str:
+def to_yaml(objects: Iterable[Mapping[str, Any]], *, show_secrets: bool = False) -> str:
     """Multi-document YAML, documents in the given order, ``---`` between them.
 
     Keys: apiVersion, kind, metadata, spec, then the rest sorted; nested keys sorted. The text
-    depends only on the data, so it is byte-identical across runs and processes.
+    depends only on the data, so it is byte-identical across runs and processes. Secrets are
+    written as ``[secret]`` unless ``show_secrets``.
     """
     documents = [
         yaml.dump(
-            _ordered_document(manifest),
+            _ordered_document(reveal(manifest) if show_secrets else redact(manifest)),
             Dumper=_Dumper,
             default_flow_style=False,
             sort_keys=False,
@@ -832,10 +862,21 @@ def _file_part(text: str) -> str:
     return _UNSAFE_FILE_CHARS.sub("_", text) or "_"
 
 
+MAX_FILE_NAME = 200
+"""Bytes in a file name ``render --out`` writes: under every file system's 255, with room for
+the temporary names it writes first."""
+
+
 def object_file_name(manifest: Mapping[str, Any]) -> str:
     """``<namespace>.<kind>.<name>.yaml`` (kind lower-case); cluster-scoped objects use ``_cluster``.
 
     Namespaces are DNS labels and cannot contain ``_``, so ``_cluster`` never collides with one.
+    A name longer than :data:`MAX_FILE_NAME` keeps its start and gets a hash of the whole name,
+    so it stays unique and stable.
     """
     _, kind, namespace, name = _identity(manifest)
-    return f"{_file_part(namespace or '_cluster')}.{_file_part(kind.lower())}.{_file_part(name)}.yaml"
+    full = f"{_file_part(namespace or '_cluster')}.{_file_part(kind.lower())}.{_file_part(name)}"
+    if len(full) + len(".yaml") <= MAX_FILE_NAME:
+        return f"{full}.yaml"
+    digest = hashlib.sha256(full.encode()).hexdigest()[:16]
+    return f"{full[: MAX_FILE_NAME - len(digest) - len('-.yaml')]}-{digest}.yaml"

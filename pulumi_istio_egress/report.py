@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .analyzer import Violation
+from .redaction import scrub
+from .terminal import escape_controls, shorten
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _SARIF_LEVEL = {"mandatory": "error", "remediate": "error", "advisory": "warning"}
@@ -21,27 +23,48 @@ class Subject:
     source: str
 
 
-def _reported(violation: Violation) -> str:
+MAX_MESSAGE = 2000
+"""Characters of one message shown; a hostile value cannot turn a report into megabytes."""
+
+def _shown(text: str, secrets: frozenset[str], *, one_line: bool = False) -> str:
+    """What a report may print of pack- or input-supplied text: secrets replaced, shortened, and
+    control characters written as escapes so nothing reaches the terminal raw."""
+    text = shorten(scrub(text, secrets), MAX_MESSAGE)
+    if one_line:
+        text = text.replace("\n", " ").replace("\t", " ")
+    return escape_controls(text)
+
+
+def _reported(violation: Violation, secrets: frozenset[str] = frozenset()) -> str:
     # The pack sends "<policy description>\n<message>"; the message alone says what is wrong.
     head, _, rest = violation.message.partition("\n")
-    return rest or head
+    return _shown(rest or head, secrets, one_line=True)
 
 
-def as_text(violations: Sequence[Violation], subjects: Mapping[str, Subject]) -> str:
+def as_text(
+    violations: Sequence[Violation],
+    subjects: Mapping[str, Subject],
+    secrets: frozenset[str] = frozenset(),
+    *,
+    judged: int | None = None,
+) -> str:
+    counted = "" if judged is None else f" ({judged} object{'' if judged == 1 else 's'} judged)"
     if not violations:
-        return "No policy violations.\n"
+        return f"No policy violations{counted}.\n"
     lines = ["Policy violations:"]
     for v in violations:
         subject = subjects.get(v.urn)
-        where = subject.ref if subject else "stack"
-        lines.append(f"    [{v.enforcement_level}]  {v.policy_name}  ({where})")
-        lines.append(f"        {_reported(v)}")
+        where = _shown(subject.ref, secrets, one_line=True) if subject else "stack"
+        lines.append(f"    [{v.enforcement_level}]  {_shown(v.policy_name, secrets, one_line=True)}  ({where})")
+        lines.append(f"        {_reported(v, secrets)}")
     counts = {level: sum(v.enforcement_level == level for v in violations) for level in ("mandatory", "advisory")}
-    lines.append(f"{counts['mandatory']} mandatory, {counts['advisory']} advisory violation(s)")
+    lines.append(f"{counts['mandatory']} mandatory, {counts['advisory']} advisory violation(s){counted}")
     return "\n".join(lines) + "\n"
 
 
-def as_json(violations: Sequence[Violation], subjects: Mapping[str, Subject]) -> str:
+def as_json(
+    violations: Sequence[Violation], subjects: Mapping[str, Subject], secrets: frozenset[str] = frozenset()
+) -> str:
     items = [
         {
             "policy": v.policy_name,
@@ -50,14 +73,19 @@ def as_json(violations: Sequence[Violation], subjects: Mapping[str, Subject]) ->
             "object": subjects[v.urn].ref if v.urn in subjects else None,
             "source": subjects[v.urn].source if v.urn in subjects else None,
             "urn": v.urn,
-            "message": _reported(v),
+            "message": _reported(v, secrets),
         }
         for v in violations
     ]
     return json.dumps(items, indent=2, sort_keys=True) + "\n"
 
 
-def as_sarif(violations: Sequence[Violation], subjects: Mapping[str, Subject], version: str) -> str:
+def as_sarif(
+    violations: Sequence[Violation],
+    subjects: Mapping[str, Subject],
+    version: str,
+    secrets: frozenset[str] = frozenset(),
+) -> str:
     rules: dict[str, dict[str, Any]] = {}
     results = []
     for v in violations:
@@ -66,7 +94,7 @@ def as_sarif(violations: Sequence[Violation], subjects: Mapping[str, Subject], v
         result: dict[str, Any] = {
             "ruleId": v.policy_name,
             "level": _SARIF_LEVEL.get(v.enforcement_level, "note"),
-            "message": {"text": _reported(v)},
+            "message": {"text": _reported(v, secrets)},
         }
         if subject is not None:
             result["locations"] = [{

@@ -318,14 +318,6 @@ def _check_api(route: Route, args: Mapping[str, Any]) -> Route:
                 key, args[key], "under api GATEWAY_API Istio deploys this route's own gateway from its Gateway",
                 f"remove {key} (the gateway runs in gateway_namespace), or use api ISTIO for a shared gateway",
             )
-    if route.http_port is not None and route.gateway_namespace in route.client_namespaces:
-        # Origination: the client-facing and gateway-facing ServiceEntries are told apart by exportTo alone.
-        raise EgressRouteError(
-            "client_namespaces", list(route.client_namespaces),
-            f"it includes gateway_namespace {route.gateway_namespace!r}, where only the gateway may see the "
-            "host's TLS port (a client there could reach it without the gateway)",
-            "run clients in other namespaces, or give the route its own gateway_namespace",
-        )
     return route
 
 

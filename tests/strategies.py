@@ -235,3 +235,30 @@ def malformed_manifests(draw: st.DrawFn, finite: bool = False) -> dict[str, Any]
         else:
             parent[key] = copy.deepcopy(draw(values))
     return manifest
+
+
+# --- manifests as text: what kubectl's YAML reader must cope with (issue 12) ---------------------
+
+_YAML_FRAGMENTS = [
+    "a: ", "- ", "&x ", "*x", "<<: ", "? ", "!!binary ", "!!int ", "!!str ", "!custom ", "---\n", "...\n", "[", "]",
+    "{", "}", ", ", ": ", "\n", "\n  ", "'q'", '"\\e[31m"', "y", "0o26", "0x1F", "2024-01-01", ".nan", "1e400", "~",
+    "items: ", "kind: List", "apiVersion: v1", "metadata: {name: n}", "#c", "|\n  x", "\t", "\u0085", "\ufeff",
+]
+
+
+def yaml_texts() -> st.SearchStrategy[str]:
+    """Texts stitched from YAML's sharp edges: anchors, merges, tags, flow and block, lists, odd scalars."""
+    return st.lists(st.sampled_from(_YAML_FRAGMENTS), max_size=40).map("".join)
+
+
+def plain_texts() -> st.SearchStrategy[str]:
+    """Any text a manifest string may hold (no lone surrogates: they are not Unicode text)."""
+    return st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
+
+
+def config_maps() -> st.SearchStrategy[dict[str, Any]]:
+    """ConfigMaps whose keys and values are arbitrary text, some of it spelt like numbers or booleans."""
+    tricky = st.sampled_from(["y", "no", "0o17", "0X1F", "1_0", "08", "1e3", ".5", "~", "", "2024-01-01", "<<"])
+    texts = st.one_of(plain_texts(), tricky)
+    return st.builds(lambda data: {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}, "data": data},
+                     st.dictionaries(texts, texts, max_size=6))

@@ -67,7 +67,8 @@ BLOG_VIOLATIONS = [
 def test_compliant_program_passes(monkeypatch: pytest.MonkeyPatch) -> None:
     # A route and the lockdown of its client namespace: nothing left to report, not even advisories.
     program = str(ROOT / "examples" / "lockdown")
-    assert run(["check", program, "--policy-pack", PACK], monkeypatch)[:2] == (0, "No policy violations.\n")
+    assert run(["check", program, "--policy-pack", PACK], monkeypatch)[:2] == (
+        0, "No policy violations (7 objects judged).\n")
 
 
 def test_violating_yaml_fails_with_text_like_pulumi_preview(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -75,7 +76,7 @@ def test_violating_yaml_fails_with_text_like_pulumi_preview(monkeypatch: pytest.
     lines = ["Policy violations:"]
     for level, policy, ref, message in BLOG_VIOLATIONS:
         lines += [f"    [{level}]  {policy}  ({ref})", f"        {message}"]
-    assert (code, out) == (1, "\n".join([*lines, "4 mandatory, 2 advisory violation(s)"]) + "\n")
+    assert (code, out) == (1, "\n".join([*lines, "4 mandatory, 2 advisory violation(s) (3 objects judged)"]) + "\n")
 
 
 def test_json_format(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -107,8 +108,7 @@ def test_sarif_format(monkeypatch: pytest.MonkeyPatch) -> None:
 BROKEN = [
     (["check", "no/such/dir"], "error: no/such/dir: no such program directory or manifest file\n"),
     (["check", str(FIXTURES / "cli" / "not-an-object.yaml")],
-     f"error: {FIXTURES / 'cli' / 'not-an-object.yaml'}: document 2 is not a Kubernetes object (apiVersion and "
-     "kind)\n"),
+     f"error: {FIXTURES / 'cli' / 'not-an-object.yaml'}: document 2: not a Kubernetes object but a list\n"),
     (["check", BLOG, "--policy-pack", str(FIXTURES)],
      f"error: {FIXTURES}: not a policy pack (no PulumiPolicy.yaml); pass --policy-pack DIR\n"),
     (["check", BLOG, "--policy-config", "missing.json"],

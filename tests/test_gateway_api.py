@@ -103,11 +103,13 @@ BAD_INPUT = {
         "api GATEWAY_API Istio deploys this route's own gateway from its Gateway. Fix: remove gateway_service (the "
         "gateway runs in gateway_namespace), or use api ISTIO for a shared gateway",
     ),
+    # The same rule as the classic objects' (route.py): no client in the gateway's namespace.
     "origination client in the gateway namespace": (
         {**BASE, "client_namespaces": ["default", "istio-system"]},
-        "EgressRoute 'cnn': client_namespaces=['default', 'istio-system'] is invalid: it includes gateway_namespace "
-        "'istio-system', where only the gateway may see the host's TLS port (a client there could reach it "
-        "without the gateway). Fix: run clients in other namespaces, or give the route its own gateway_namespace",
+        "EgressRoute 'cnn': client_namespaces=['default', 'istio-system'] is invalid: it includes the gateway "
+        "namespace 'istio-system', where the gateway's own ServiceEntry shows the host's TLS port to every workload, "
+        "so they could leave the mesh without the gateway. Fix: run the clients outside 'istio-system', or use a "
+        "separate egress gateway namespace",
     ),
     "not with the ambient data plane": (
         {**BASE, "dataplane": "AMBIENT"},

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -19,16 +20,27 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mocking import Recording, RecordingMonitor, Registered
-from strategies import SECRET_KEY, garbage, gateway_services, hostile_args, malformed_manifests, valid_args
+from strategies import (
+    SECRET_KEY,
+    config_maps,
+    garbage,
+    gateway_services,
+    hostile_args,
+    malformed_manifests,
+    valid_args,
+    yaml_texts,
+)
 
 from pulumi_istio_egress import (
     EgressRoute,
     EgressRouteError,
     Finding,
     Route,
+    kubeyaml,
     lockdown_manifests,
     parse_lockdown,
     parse_route,
+    program_process,
     route_manifests,
 )
 from pulumi_istio_egress.analyzer import UNKNOWN, PolicyPackProcess, Resource, Secret, reconcile_config
@@ -36,6 +48,7 @@ from pulumi_istio_egress.component import TYPE_TOKEN
 from pulumi_istio_egress.conformance import CrdSet
 from pulumi_istio_egress.findings import Manifest
 from pulumi_istio_egress.policies import RESOURCE_RULES, STACK_RULES
+from pulumi_istio_egress.render import RenderError, to_yaml
 from pulumi_istio_egress.webhook import webhook_findings
 
 ROOT = Path(__file__).parents[1]
@@ -312,3 +325,47 @@ def test_render_is_byte_identical_across_processes_and_hash_seeds(tmp_path: Path
         outputs.append(done.stdout)
     assert outputs[0], "the root project rendered nothing"
     assert outputs[0] == outputs[1]
+
+
+# --- reading manifests as kubectl does, and the program's result pipe (issue 12) -------------------
+
+
+@bounded(300)
+@given(yaml_texts())
+def test_any_yaml_text_is_read_or_refused_with_manifest_error_only(text: str) -> None:
+    try:
+        items = kubeyaml.read(text)
+    except kubeyaml.ManifestError as exc:
+        assert "\n" not in str(exc)
+    else:
+        assert all(isinstance(i.manifest.get("kind"), str) for i in items)
+
+
+@bounded(200)
+@given(config_maps())
+def test_rendered_yaml_reads_back_identically_under_kubectl_rules(manifest: dict[str, Any]) -> None:
+    assert [i.manifest for i in kubeyaml.read(to_yaml([manifest]))] == [manifest]
+
+
+@bounded(200)
+@given(st.binary(max_size=200)
+       | st.builds(lambda n, b: b"R %d\n" % n + b, st.integers(0, 300), st.binary(max_size=200)))
+def test_whatever_a_child_hands_back_is_objects_or_a_render_error(raw: bytes) -> None:
+    try:
+        objects = program_process._decode(raw)
+    except RenderError:
+        return
+    assert isinstance(objects, list)
+
+
+@bounded(50)
+@given(st.lists(st.binary(max_size=64), max_size=8))
+def test_the_result_reader_never_raises_and_stops_at_eof(chunks: list[bytes]) -> None:
+    read_fd, write_fd = os.pipe()
+    for chunk in chunks:
+        os.write(write_fd, chunk)
+    os.close(write_fd)
+    box: list[bytes] = []
+    program_process._read_result(read_fd, time.monotonic() + 5, box, None)
+    os.close(read_fd)
+    assert len(box) == 1 and box[0] in b"".join(chunks)  # what is left after the progress lines

@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from pulumi_istio_egress import cli
+from pulumi_istio_egress.output_dir import INDEX
 from pulumi_istio_egress.render import RenderError, object_file_name, render_program, to_yaml
 
 PROGRAMS = Path(__file__).parent / "fixtures" / "programs"
@@ -23,7 +24,8 @@ REPO = Path(__file__).parent.parent
 
 
 def rendered_text(program: Path | str, **kwargs: Any) -> str:
-    return to_yaml(o.manifest for o in render_program(program, **kwargs))
+    # Goldens hold the values the program declared, secrets included.
+    return to_yaml((o.manifest for o in render_program(program, **kwargs)), show_secrets=True)
 
 
 def write_program(
@@ -520,7 +522,7 @@ def test_cli_render_defaults_to_the_current_directory(
 ) -> None:
     monkeypatch.chdir(PROGRAMS / "kubernetes-types")
 
-    assert run_cli(["render"], capsys) == (
+    assert run_cli(["render", "--show-secrets"], capsys) == (
         0,
         (PROGRAMS / "kubernetes-types" / "expected.yaml").read_text(encoding="utf-8"),
         "",
@@ -542,13 +544,14 @@ def test_cli_render_out_writes_one_file_per_object(tmp_path: Path, capsys: pytes
         "istio-egress.authorizationpolicy.egress-allow.yaml",
     ]
     assert (code, stdout, stderr) == (0, "", "".join(f"{out / n}\n" for n in names))
-    assert sorted(p.name for p in out.iterdir()) == sorted(names)
+    assert sorted(p.name for p in out.iterdir()) == sorted([*names, INDEX])
+    assert (out / INDEX).read_text(encoding="utf-8") == "".join(f"{n}\n" for n in sorted(names))
     assert "---\n".join((out / n).read_text(encoding="utf-8") for n in names) == (
         PROGRAMS / "egress" / "expected.yaml"
     ).read_text(encoding="utf-8")
 
 
-def test_cli_program_output_goes_to_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_program_output_goes_to_stderr(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     program = write_program(
         tmp_path,
         """
@@ -558,7 +561,8 @@ def test_cli_program_output_goes_to_stderr(tmp_path: Path, capsys: pytest.Captur
         """,
     )
 
-    assert run_cli(["render", str(program)], capsys) == (
+    # The program runs in a child process whose stdout is the parent's stderr (fd 2).
+    assert run_cli(["render", str(program)], capfd) == (
         0,
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n  namespace: ns\n",
         "debugging the program\n",
@@ -735,7 +739,7 @@ def test_cli_out_directory_that_cannot_be_created(tmp_path: Path, capsys: pytest
     blocker.write_text("")
 
     assert run_cli(["render", str(PROGRAMS / "egress"), "--out", str(blocker / "out")], capsys) == (
-        1,
+        2,
         "",
         f"error: cannot write {blocker / 'out'}: Not a directory\n",
     )

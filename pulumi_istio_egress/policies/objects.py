@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..findings import Manifest
+from ..names import MAX_HOST
 
 NETWORKING_VERSIONS = ("networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3")
 SECURITY_VERSIONS = ("security.istio.io/v1", "security.istio.io/v1beta1")
@@ -169,9 +170,12 @@ def host_key(host: str, namespace: str | None = None) -> str:
 def covering_patterns(host: str) -> list[str]:
     """The host patterns that cover ``host``, most specific first: the host, ``*.`` + each parent
     domain, ``*``. Index objects by pattern, then look a host up in O(labels), not O(objects)."""
-    labels = host.split(".")
     patterns = [host]
-    patterns += [p for p in ("*." + ".".join(labels[i:]) for i in range(1, len(labels))) if p != host]
+    # Istio refuses hosts past 255 characters (validation.CheckDNS1123Preconditions), so no
+    # pattern can name a longer one's parents: building each suffix would be quadratic in it.
+    if len(host) <= MAX_HOST:
+        labels = host.split(".")
+        patterns += [p for p in ("*." + ".".join(labels[i:]) for i in range(1, len(labels))) if p != host]
     if host != "*":
         patterns.append("*")
     return patterns
