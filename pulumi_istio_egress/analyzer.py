@@ -38,10 +38,14 @@ from pathlib import Path
 from typing import IO, Any, NoReturn
 
 import grpc
-import jsonschema
 import yaml
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, engine_pb2, engine_pb2_grpc
+
+from .extras import requires_extra
+
+with requires_extra("the policy-pack client (pulumi_istio_egress.analyzer)"):
+    import jsonschema
 
 from .redaction import Secret
 

@@ -127,7 +127,6 @@ def test_check_a_yaml_file_outside_the_repository(installed: Installed) -> None:
     assert found == [
         ("egress-via-gateway", "ServiceEntry payments/stripe"),
         ("egress-via-gateway", "ServiceEntry payments/stripe"),
-        ("egress-visibility", "DestinationRule payments/stripe"),
         ("istio-valid", "Gateway istio-system/stripe-egress"),
         ("istio-valid", "Gateway istio-system/stripe-egress"),
     ]

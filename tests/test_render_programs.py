@@ -108,9 +108,10 @@ PROGRAMS = [
 
 
 @pytest.mark.parametrize(("main", "expected"), PROGRAMS)
-def test_ordinary_programs_render_as_a_preview_would(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+def test_ordinary_programs_render_as_a_preview_would(tmp_path: Path, capfd: pytest.CaptureFixture[str],
                                                      main: str, expected: tuple[int, str, str]) -> None:
-    assert _render(_program(tmp_path, main), capsys) == expected
+    # capfd: the program runs in a child process whose stderr is the parent's file descriptor 2.
+    assert _render(_program(tmp_path, main), capfd) == expected
 
 
 def test_autonames_are_stable_and_distinct() -> None:
