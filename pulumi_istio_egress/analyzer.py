@@ -44,7 +44,7 @@ from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, engine_pb2, en
 
 from .extras import requires_extra
 
-with requires_extra("the policy-pack client (pulumi_istio_egress.analyzer)"):
+with requires_extra("`check`"):  # the policy-pack client is what `check` runs
     import jsonschema
 
 from .redaction import Secret
