@@ -2,7 +2,7 @@
 
 For each host of each MESH_EXTERNAL ServiceEntry, the client namespaces are those the ServiceEntry
 is exported to, less its own namespace when the egress gateway lives there (see
-``egress_via_gateway.client_namespaces``).
+``routing.client_namespaces``).
 
 Objects sidecars must see are scoped (exportTo neither ``*`` nor unset) and visible from every
 client namespace:
@@ -30,7 +30,10 @@ from itertools import islice
 from typing import Any
 
 from ..findings import Finding, Manifest
-from .egress_references import (
+from .objects import destination_rule_tls, export_to, host_key, strings, unmodelled_service_entries, visible_in
+from .routing import Router, Routing, client_namespaces
+from .rule import Config, StackRule
+from .stack import (
     LIST_LIMIT,
     ROOT_NAMESPACE_SCHEMA,
     DestinationRule,
@@ -41,9 +44,6 @@ from .egress_references import (
     listing,
     root_namespace,
 )
-from .egress_via_gateway import Router, Routing, client_namespaces
-from .objects import destination_rule_tls, export_to, host_key, strings, unmodelled_service_entries, visible_in
-from .rule import Config, StackRule
 
 FIX_SCOPE = "set exportTo to '.' and the client namespaces that use the route"
 
