@@ -1,12 +1,11 @@
 """A Mermaid flowchart of each egress route's traffic path, read from the manifests themselves.
 
-Works on any objects (ours or hand-written). A route is what the ``egress-via-gateway`` rule calls
-one: a MESH_EXTERNAL ServiceEntry host that a VirtualService bound to ``mesh`` sends to the egress
-gateway and that a VirtualService bound to a Gateway serving the host sends on to the host (the
-same ``Router``); in ambient mode, a ServiceEntry bound to a waypoint (``istio.io/use-waypoint``, its
-own or its Namespace's, the ambient rules' ``Waypoints``), which ztunnel sends its traffic to. The
-output is one ``flowchart LR`` with one ``subgraph`` per route: several
-``flowchart`` blocks in one file are not valid Mermaid.
+Works on any objects (ours or hand-written). The paths are :mod:`.policies.routing`'s answers, one
+per ``host:port`` clients use: for Istio's egress gateway (``sidecar_paths``) the same routing
+``egress-via-gateway`` judges, so a path is drawn only when it works (no ``Break``) and a path the
+rule flags is never drawn; in ambient mode, each ServiceEntry bound to a waypoint
+(``waypoint_paths``), which ztunnel sends its traffic to. The output is one ``flowchart LR`` with
+one ``subgraph`` per path: several ``flowchart`` blocks in one file are not valid Mermaid.
 
 Every name and label is written as a quoted Mermaid string with ``"``, ``#``, ``<``, ``>`` and
 control characters replaced, so a name cannot end the string or start a statement of its own
@@ -17,25 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from .findings import Manifest
-from .policies.egress_references import Destination, Stack
-from .policies.egress_via_gateway import Router
-from .policies.objects import (
-    destination_rule_tls,
-    dicts,
-    gateway_server_hosts,
-    host_key,
-    host_matches,
-    kind_of,
-    meta,
-    port_number,
-    spec,
-    strings,
-    sub,
-)
-from .policies.waypoints import Waypoints, is_service_entry
+from .policies.routing import Path as Answer
+from .policies.routing import sidecar_paths, waypoint_paths
+from .policies.stack import Stack
 
 # What the sidecar-to-gateway leg carries, by the TLS mode of the gateway server for the host
 # (networking.v1.ServerTLSSettings.TLSmode); a server without tls carries its port's protocol.
@@ -56,6 +41,7 @@ class Path:
 
     host: str
     port: int | None
+    """The port the last hop reaches on the host."""
     gateway: str
     """The label of the hop that routes to the host: ``egress gateway ns/name`` or ``waypoint ns/name``."""
     app_leg: str
@@ -63,116 +49,51 @@ class Path:
     gateway_leg: str
     proxy: str = "sidecar"
     """What carries the app's traffic first: ``sidecar``, or ``ztunnel`` in ambient mode."""
+    key: tuple[str, int | None] = ("", None)
+    """routing's ``host:port`` (the port clients connect to) this path draws."""
 
 
-def _section(destination: Destination) -> str:
-    # ``spec.tls[0].route[0].destination`` -> ``tls``
-    return destination.path.split(".", 2)[1].split("[", 1)[0]
+def _sidecar_leg(answer: Answer) -> str:
+    if answer.flavour == "waypoint":
+        return "HBONE (mTLS)"
+    if answer.server_tls in _SIDECAR_LEG:
+        return _SIDECAR_LEG[answer.server_tls]
+    if answer.server_protocol in ("HTTP", "HTTP2", "GRPC"):
+        return f"plain {answer.server_protocol}, unencrypted"
+    return f"{answer.server_protocol or 'traffic'} to the egress gateway"
 
 
-def _server(gateway: Manifest, host: str) -> dict[str, Any] | None:
-    for _, server in dicts(spec(gateway).get("servers")):
-        if any(host_matches(pattern, host) for _, pattern in gateway_server_hosts(server)):
-            return server
-    return None
+def _gateway_leg(answer: Answer) -> str:
+    hop = "waypoint" if answer.flavour == "waypoint" else "gateway"
+    if answer.origination:
+        return f"TLS originated at the {hop} ({answer.origination})"
+    if answer.passthrough:
+        return "app's TLS passed through"
+    return "plain HTTP, unencrypted" if answer.app == "http" else "plain TCP, unencrypted"
 
 
-def _origination(objects: list[Manifest], host: str) -> str | None:
-    """The TLS mode a DestinationRule for the host originates (SIMPLE/MUTUAL), if any."""
-    for m in objects:
-        if kind_of(m) == "DestinationRule" and spec(m).get("host") == host:
-            for _, tls in destination_rule_tls(m):
-                if tls.get("mode") in ("SIMPLE", "MUTUAL"):
-                    return str(tls["mode"])
-    return None
-
-
-def _host_port(gateway_vs: Manifest, gateway_ref: str, host: str) -> int | None:
-    """The port the gateway-bound VirtualService sends the host to."""
-    body = spec(gateway_vs)
-    for section in ("tls", "http", "tcp"):
-        for _, rule in dicts(body.get(section)):
-            for _, route in dicts(rule.get("route")):
-                if sub(route, "destination", "host") == host:
-                    number = port_number(sub(route, "destination", "port", "number"))
-                    if number is not None:
-                        return number
-    return None
-
-
-def _entry_port(objects: list[Manifest], host: str) -> int | None:
-    for m in objects:
-        if kind_of(m) == "ServiceEntry" and host in [h for _, h in strings(spec(m).get("hosts"))]:
-            for _, port in dicts(spec(m).get("ports")):
-                number = port_number(port.get("number"))
-                if number is not None:
-                    return number
-    return None
+def _drawn(answer: Answer) -> Path:
+    waypoint = answer.flavour == "waypoint"
+    return Path(
+        host=answer.host, port=answer.target_port,
+        gateway=f"{'waypoint' if waypoint else 'egress gateway'} {answer.via}",
+        app_leg=_APP_LEG.get(answer.app, "from the app").format(host=answer.host),
+        sidecar_leg=_sidecar_leg(answer), gateway_leg=_gateway_leg(answer),
+        proxy="ztunnel" if waypoint else "sidecar", key=(answer.host, answer.port),
+    )
 
 
 def routes(manifests: Iterable[Manifest]) -> list[Path]:
-    """Each external host routed mesh -> egress gateway -> host, in host order."""
+    """Each working path: Istio's egress gateway paths in host:port order, then the ambient ones.
+    A host:port is drawn once, and only when every ServiceEntry's path for it works (a client of
+    any of them would otherwise take the broken one)."""
     objects = [m for m in manifests if isinstance(m, dict)]
-    stack = Stack(objects)
-    router = Router(stack)
-    hosts = sorted({host_key(raw) for entry in stack.service_entries for _, raw in strings(entry.body.get("hosts"))})
-    found: list[Path] = []
-    for host in hosts:
-        routing = router(host)
-        if not routing.to_gateway or not routing.gateway_legs:
-            continue  # not through the gateway: egress-via-gateway says why
-        section = _section(routing.to_gateway[0].destination)
-        gateway_vs, gateway = routing.gateway_legs[0]
-        server = _server(gateway.manifest, host) or {}
-        mode = sub(server, "tls", "mode")
-        protocol = str(sub(server, "port", "protocol") or "").upper()
-        if isinstance(mode, str) and mode in _SIDECAR_LEG:
-            sidecar_leg = _SIDECAR_LEG[mode]
-        elif protocol in ("HTTP", "HTTP2", "GRPC"):
-            sidecar_leg = f"plain {protocol}, unencrypted"
-        else:
-            sidecar_leg = f"{protocol or 'traffic'} to the egress gateway"
-        originated = _origination(objects, host)
-        if originated:
-            gateway_leg = f"TLS originated at the gateway ({originated})"
-        elif mode in ("PASSTHROUGH", "AUTO_PASSTHROUGH") or (section == "tls" and not mode and protocol == "TLS"):
-            gateway_leg = "app's TLS passed through"
-        else:
-            gateway_leg = "plain HTTP, unencrypted" if section == "http" else "plain TCP, unencrypted"
-        found.append(Path(
-            host=host,
-            port=_host_port(gateway_vs.manifest, gateway.ref, host) or _entry_port(objects, host),
-            gateway=f"egress gateway {gateway.ref}",
-            app_leg=_APP_LEG.get(section, "from the app").format(host=host),
-            sidecar_leg=sidecar_leg,
-            gateway_leg=gateway_leg,
-        ))
-    return found + _ambient(objects)
-
-
-def _ambient(objects: list[Manifest]) -> list[Path]:
-    """One path per host of each waypoint-bound ServiceEntry, for its first port."""
-    index = Waypoints(objects)
-    found: list[Path] = []
-    entries = sorted((m for m in objects if is_service_entry(m)), key=lambda m: (meta(m, "namespace"), meta(m, "name")))
-    for entry in entries:
-        binding = index.binding(entry)
-        ports = [port for _, port in dicts(spec(entry).get("ports"))]
-        if binding is None or not ports:
-            continue
-        protocol = str(ports[0].get("protocol", "")).upper()
-        port = port_number(ports[0].get("targetPort")) or port_number(ports[0].get("number"))
-        http = protocol in ("HTTP", "HTTP2", "GRPC")
-        for _, host in strings(spec(entry).get("hosts")):
-            originated = _origination(objects, host)
-            found.append(Path(
-                host=host, port=port, gateway=f"waypoint {binding.waypoint}", proxy="ztunnel",
-                app_leg="HTTP from the app" if http else f"TLS from the app (SNI {host})",
-                sidecar_leg="HBONE (mTLS)",
-                gateway_leg=(f"TLS originated at the waypoint ({originated})" if originated else
-                             "plain HTTP, unencrypted" if http else "app's TLS passed through"),
-            ))
-    return found
+    answers: dict[tuple[str, int | None], list[Answer]] = {}
+    for answer in sidecar_paths(Stack(objects), objects):
+        answers.setdefault((answer.host, answer.port), []).append(answer)
+    working = [found[0] for _, found in sorted(answers.items(), key=lambda item: (item[0][0], item[0][1] or 0))
+               if all(a.works for a in found)]
+    return [_drawn(a) for a in working] + [_drawn(a) for a in waypoint_paths(objects)]
 
 
 def text(value: str) -> str:

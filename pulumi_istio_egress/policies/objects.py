@@ -206,19 +206,22 @@ WAYPOINT_LABEL = "istio.io/use-waypoint"
 def unmodelled_service_entries(manifests: Any) -> set[tuple[str, str]]:
     """(namespace, name) of ServiceEntries whose egress runs in a flavour the stack rules do not model
     yet, so they are not judged (never called a bypass): ambient (the entry carries
-    ``istio.io/use-waypoint`` other than ``none``: a waypoint, not a sidecar route, carries its
+    ``istio.io/use-waypoint`` other than ``none``, or carries none and its Namespace in the stack
+    does, as ``waypoints.Waypoints.binding`` reads it: a waypoint, not a sidecar route, carries its
     traffic; the waypoint rules judge it) and the Gateway API
     (a ``gateway.networking.k8s.io`` route names the entry in ``parentRefs``, the mesh leg of Istio's
     Gateway API egress task). Teaching a rule a flavour means taking it out of here."""
     found: set[tuple[str, str]] = set()
-    for m in manifests if isinstance(manifests, (list, tuple)) else ():
-        if not isinstance(m, dict):
-            continue
+    items = [m for m in manifests if isinstance(m, dict)] if isinstance(manifests, (list, tuple)) else []
+    # Without a label of its own, an entry takes its Namespace's (fetchWaypointForTarget).
+    enrolled = {meta(m, "name") for m in items if (m.get("apiVersion"), m.get("kind")) == ("v1", "Namespace")
+                and _waypoint_label(m) not in (None, "none")}
+    for m in items:
         api, kind = m.get("apiVersion"), m.get("kind")
         if kind_of(m) == "ServiceEntry":
-            labels = sub(m, "metadata", "labels")
             # "none" opts the entry out of waypoints (GetUseWaypoint, pilot/pkg/serviceregistry/ambient).
-            if isinstance(labels, dict) and labels.get(WAYPOINT_LABEL) not in (None, "none"):
+            own = _waypoint_label(m)
+            if own not in (None, "none") or (own is None and meta(m, "namespace") in enrolled):
                 found.add((meta(m, "namespace"), meta(m, "name")))
         elif isinstance(api, str) and api.startswith(GATEWAY_API_GROUP + "/") and kind in GATEWAY_API_ROUTES:
             for _, ref in dicts(spec(m).get("parentRefs")):
@@ -227,3 +230,8 @@ def unmodelled_service_entries(manifests: Any) -> set[tuple[str, str]]:
                     found.add((namespace if isinstance(namespace, str) and namespace else meta(m, "namespace"),
                                ref["name"]))
     return found
+
+
+def _waypoint_label(manifest: Manifest) -> Any:
+    labels = sub(manifest, "metadata", "labels")
+    return labels.get(WAYPOINT_LABEL) if isinstance(labels, dict) else None

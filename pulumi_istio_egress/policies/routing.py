@@ -328,7 +328,7 @@ def sidecar_paths(stack: Stack, manifests: Sequence[Manifest]) -> list[Path]:
         if (entry.namespace, entry.name) in unmodelled:
             continue
         numbers = [port_number(p.get("number")) for _, p in dicts(entry.body.get("ports"))]
-        ports = [n for n in numbers if n is not None] or [None]
+        ports: list[int | None] = [n for n in numbers if n is not None] or [None]
         for _, raw in strings(entry.body.get("hosts")):
             routing = router(host_key(raw))
             if not client_namespaces(entry, routing):

@@ -1,0 +1,80 @@
+"""`diagram` and `egress-via-gateway` agree on every fixture stack.
+
+Both read :mod:`pulumi_istio_egress.policies.routing`; this proves they read it the same way.
+Keys are routing's: ``(host, port)``, the host as Istio compares it (``objects.host_key``) and the
+ServiceEntry port clients connect to (``None`` for an entry without ports).
+
+*Flagged* keys come from the rule's findings, which are all on ServiceEntries: a finding at
+``spec.hosts[i]`` flags that host on every port of the entry; a finding at ``spec.ports[j].number``
+flags that port for every host of the entry.
+
+*Drawn* keys are those of the paths ``diagram.routes`` draws (all of them working: the diagram
+draws no broken path; a broken one is absent).
+
+*Agree* means, per fixture:
+
+1. no drawn key is flagged (the diagram never shows as working what the rule calls broken), and
+2. the diagram draws exactly the sidecar paths routing knows (``routing.sidecar_paths``: each
+   host:port of each judged MESH_EXTERNAL ServiceEntry some client namespace sees) less the
+   flagged ones, so every flagged path is absent and nothing unflagged is left out.
+
+Ambient (waypoint) paths are drawn too; the rule does not judge those ServiceEntries
+(``objects.unmodelled_service_entries``), so they fall under 1 only.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from pulumi_istio_egress.diagram import routes
+from pulumi_istio_egress.policies import egress_via_gateway
+from pulumi_istio_egress.policies.objects import dicts, host_key, port_number, spec, strings
+from pulumi_istio_egress.policies.routing import sidecar_paths
+from pulumi_istio_egress.policies.stack import Stack
+
+FIXTURES = Path(__file__).parent / "fixtures"
+FILES = sorted([*FIXTURES.glob("stacks/*.yaml"), *FIXTURES.glob("istio-docs/**/*.yaml"),
+                *FIXTURES.glob("golden/*.yaml")])
+Key = tuple[str, int | None]
+
+
+def load(path: Path) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(path.read_text()) if isinstance(d, dict)]
+
+
+def flagged(manifests: list[dict[str, Any]]) -> set[Key]:
+    found: set[Key] = set()
+    for manifest, finding in egress_via_gateway.check(manifests, {}):
+        hosts = [host_key(h) for _, h in strings(spec(manifest).get("hosts"))]
+        ports = [n for _, p in dicts(spec(manifest).get("ports")) if (n := port_number(p.get("number"))) is not None]
+        if (host := re.fullmatch(r"spec\.hosts\[(\d+)\]", finding.path)) is not None:
+            found |= {(hosts[int(host.group(1))], port) for port in ports or [None]}
+        elif re.fullmatch(r"spec\.ports\[\d+\]\.number", finding.path):
+            found |= {(h, finding.value) for h in hosts}
+        else:
+            pytest.fail(f"a finding this test cannot key: {finding.path}")
+    return found
+
+
+@pytest.mark.parametrize("path", FILES, ids=[str(p.relative_to(FIXTURES)) for p in FILES])
+def test_the_diagram_draws_exactly_the_paths_the_rule_does_not_flag(path: Path) -> None:
+    manifests = load(path)
+    drawn = [p.key for p in routes(manifests)]
+    bad = flagged(manifests)
+    known = {(p.host, p.port) for p in sidecar_paths(Stack(manifests), manifests)}
+    assert sorted(set(drawn) & bad, key=str) == []
+    assert sorted({p.key for p in routes(manifests) if p.proxy == "sidecar"}, key=str) == sorted(known - bad, key=str)
+    assert len(drawn) == len(set(drawn))  # each host:port once
+
+
+def test_the_fixtures_hold_both_kinds() -> None:
+    # Not vacuous: some fixtures draw paths, some have paths the rule flags and the diagram leaves out.
+    drawn = sum(bool(routes(load(p))) for p in FILES)
+    left_out = sum(bool(flagged(load(p)) & {(a.host, a.port) for a in sidecar_paths(Stack(load(p)), load(p))})
+                   for p in FILES)
+    assert (drawn > 5, left_out > 5) == (True, True)
