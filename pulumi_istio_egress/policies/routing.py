@@ -296,7 +296,7 @@ class Path:
     via: str | None
     """``namespace/name`` of the gateway (or waypoint) that sends it on to the host."""
     app: str
-    """What the app sends: ``http``, ``tls`` or ``tcp``."""
+    """What the app sends: ``http``, ``tls`` or ``tcp``; empty when no route says."""
     server_tls: str | None = None
     """The TLS mode of the gateway's server for the host (ServerTLSSettings.TLSmode), if any."""
     server_protocol: str = ""
@@ -340,8 +340,9 @@ def sidecar_paths(stack: Stack, manifests: Sequence[Manifest]) -> list[Path]:
 
 def _sidecar_path(stack: Stack, entry: Obj, routing: Routing, port: int | None, broken: list[Break]) -> Path:
     host = routing.host
-    mesh = next((r for r in routing.to_gateway if r.takes(port)), routing.to_gateway[0] if routing.to_gateway else None)
-    app = mesh.section if mesh is not None else "tcp"
+    # The mesh route that takes the port; for a broken path, any mesh route says what the app sends.
+    mesh = next((r for r in routing.to_gateway if r.takes(port)), next(iter(routing.mesh_routes), None))
+    app = mesh.section if mesh is not None else ""
     base = Path(host=host, port=port, entry=entry.ref, flavour="sidecar", via=None, app=app,
                 target_port=port, breaks=tuple(b for b in broken if b.hits(port)))
     if not routing.gateway_legs:
