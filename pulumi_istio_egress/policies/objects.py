@@ -127,7 +127,7 @@ def string_list(config: Any, key: str) -> list[str]:
     return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
-# --- Stack-rule helpers (egress_via_gateway, egress_references, egress_visibility) ---
+# --- Stack-model helpers (stack, routing and the stack rules) ---
 
 
 def networking_kind(manifest: Manifest) -> str | None:
