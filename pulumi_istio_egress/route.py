@@ -109,6 +109,17 @@ class Route:
         """The gateway terminates the app's TLS with its own certificate."""
         return self.terminate_credential_name is not None
 
+    @property
+    def app_tls(self) -> bool:
+        """Apps speak TLS to the host's port (PASSTHROUGH, or the gateway terminates their TLS), so
+        sidecars route them by SNI; else they speak plain HTTP to ``http_port`` (origination)."""
+        return self.http_port is None
+
+    @property
+    def app_port(self) -> int:
+        """The port apps connect to: the TLS port, or the plain HTTP port under origination."""
+        return self.port if self.http_port is None else self.http_port
+
     def name(self, suffix: str = "") -> str:
         """The Kubernetes name of one of the route's objects; stable across releases."""
         return object_name(NAME_PREFIX, self.host, suffix)
