@@ -31,11 +31,11 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
+from .fields import EgressRouteError, parse_names, parse_port
 from .findings import Manifest
 from .lockdown_args import EgressLockdownArgs, InClusterEgress
 from .manifests import MANAGED_BY, NETWORKING, ObjectKey
 from .names import dns1123_label_problem, label_key_problem, label_value_problem
-from .route import EgressRouteError, _names, _port
 
 NETWORK_POLICY_API = "networking.k8s.io/v1"
 NAME = "egress-lockdown"
@@ -171,7 +171,7 @@ def _namespace(field: str, value: Any, fix: str) -> str:
 
 
 def _namespaces(field: str, value: Any) -> tuple[str, ...]:
-    return _lockdown_error(lambda: _names(field, value, dns1123_label_problem, "e.g. ['shared-services']"))
+    return _lockdown_error(lambda: parse_names(field, value, dns1123_label_problem, "e.g. ['shared-services']"))
 
 
 def _in_cluster(value: Any) -> InClusterEgress:
@@ -190,7 +190,7 @@ def _ports(field: str, value: Any, default: tuple[int, ...]) -> tuple[int, ...]:
         raise EgressLockdownError(field, value, "it is not a non-empty list of port numbers", f"pass a list, {example}")
     ports: list[int] = []
     for item in value:
-        port = _lockdown_error(partial(_port, field, item, default[0]))
+        port = _lockdown_error(partial(parse_port, field, item, default[0]))
         if port in ports:
             raise EgressLockdownError(field, port, "it is listed twice", "list each port once")
         ports.append(port)
