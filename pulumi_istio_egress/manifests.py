@@ -22,11 +22,11 @@ from typing import Any, NamedTuple
 
 from .args import TlsMode
 from .findings import Manifest
+from .names import MESH
 from .route import GATEWAY_HTTP_PORT, GATEWAY_TLS_PORT, Route
 
 NETWORKING = "networking.istio.io/v1"
 SECURITY = "security.istio.io/v1"
-MESH = "mesh"
 
 
 class ObjectKey(NamedTuple):

@@ -21,6 +21,12 @@ MAX_LABEL = 63
 MAX_SUBDOMAIN = 253
 MAX_HOST = 255
 
+MESH = "mesh"
+"""The reserved gateway name meaning every sidecar (``constants.IstioMeshGateway`` in istio)."""
+ISTIO_CRDS_ENV = "ISTIO_CRDS"
+"""The environment variable naming Istio's CRD files (``os.pathsep``-separated), read by istio-valid's
+CRD layer and the conformance tests; kept here because importing ``conformance`` is costly."""
+
 
 def dns1123_label_problem(value: str) -> str | None:
     """Namespaces, subset names, port names: an RFC 1123 label."""

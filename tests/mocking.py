@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,11 +11,13 @@ import pulumi.runtime
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 
+from pulumi_istio_egress.jsontypes import whole_number
+
 
 def plain(value: Any) -> Any:
     """Mocks hand numbers back as floats (443 -> 443.0); restore integers for comparison."""
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        return int(value)
+    if isinstance(value, float) and (number := whole_number(value)) is not None:
+        return number
     if isinstance(value, dict):
         return {k: plain(v) for k, v in value.items()}
     if isinstance(value, list):

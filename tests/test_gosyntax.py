@@ -29,7 +29,7 @@ from pulumi_istio_egress.gosyntax import (
     parse_duration,
     time_quote,
 )
-from pulumi_istio_egress.jsontypes import whole_number
+from pulumi_istio_egress.jsontypes import printed_integer, whole_number
 
 # (text, nanoseconds or None, Go's error or None)
 DURATIONS = [
@@ -314,6 +314,27 @@ def test_time_quote_is_the_time_packages_quote(text: str, quoted: str) -> None:
 )
 def test_whole_number_takes_integral_floats_as_pulumi_sends_them(value: object, number: int | None) -> None:
     assert whole_number(value) == number
+
+
+@pytest.mark.parametrize(
+    ("value", "printed"),
+    [
+        # fmt.Sprint(float64(x)) and json.Marshal(float64(x)) in Go print these without a fraction...
+        (150.0, 150),
+        (-0.0, 0),
+        (1e3, 1000),
+        (1e20, 100000000000000000000),
+        (-1e20, -100000000000000000000),
+        # ...and these with one or with an exponent ("1e+21", "1.5", "+Inf" / an error for JSON).
+        (1e21, None),
+        (-1e21, None),
+        (1.5, None),
+        (float("inf"), None),
+        (float("nan"), None),
+    ],
+)
+def test_printed_integer_is_how_go_writes_an_integral_float(value: float, printed: int | None) -> None:
+    assert printed_integer(value) == printed
 
 
 @pytest.mark.parametrize(
