@@ -1,4 +1,12 @@
-"""Run Pulumi code under Pulumi's own mocks and record exactly what it registers."""
+"""Run Pulumi code under Pulumi's own mocks and record exactly what it registers.
+
+The one place the tests reach into pulumi's mock internals: ``RecordingMonitor`` subclasses
+``pulumi.runtime.mocks.MockMonitor`` (its ``RegisterResource``/``RegisterResourceOutputs`` request
+fields) and ``_deserialize`` calls the private ``mocks._ensure_event_loop``. Checked against pulumi
+3.272 (pyproject: ``pulumi>=3.272,<4``); ``tests/test_component.py``'s
+``test_mock_internals_still_exist`` fails by name when an upgrade removes them. Every test runs
+Pulumi code through ``run``, never ``set_mocks`` itself.
+"""
 
 from __future__ import annotations
 
