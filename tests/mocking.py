@@ -10,12 +10,15 @@ Pulumi code through ``run``, never ``set_mocks`` itself.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pulumi
 import pulumi.runtime
+import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 
@@ -97,3 +100,29 @@ def run(program: Callable[[], Any], *, preview: bool = False, recording: Recordi
 
     body()
     return recording
+
+
+def load_case(path: Path) -> dict[str, Any]:
+    """A fixture case: ``description``, ``name``, ``args`` and the ``expected`` children."""
+    return dict(yaml.safe_load(path.read_text()))
+
+
+def children(resources: list[Registered], component: str) -> list[dict[str, Any]]:
+    """The children a component of type ``component`` registered, as fixture entries, by name."""
+    found = [{"type": r.type, "name": r.name, "manifest": r.inputs} for r in resources if r.parent == component]
+    return sorted(found, key=lambda c: c["name"])
+
+
+def registers_exactly(path: Path, declare: Callable[[str, Any], object],
+                      component: str) -> tuple[dict[str, Any], Recording]:
+    """Declare the case's component (``declare(name, args)``) under mocks and assert that its
+    children are the case's ``expected``; ``UPDATE_GOLDEN=1`` rewrites ``expected`` instead."""
+    case = load_case(path)
+    recording = run(lambda: declare(case["name"], case["args"]))
+    got = children(recording.resources, component)
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        header = {k: case[k] for k in ("description", "name", "args")}
+        path.write_text(yaml.safe_dump(header, sort_keys=False, width=120)
+                        + yaml.safe_dump({"expected": got}, sort_keys=True, width=120))
+    assert got == case["expected"]
+    return case, recording

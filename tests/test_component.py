@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import pulumi
 import pytest
-import yaml
-from mocking import Recording, Registered, run
+from mocking import Recording, children, load_case, registers_exactly, run
 
 from pulumi_istio_egress import EgressRoute, EgressRouteError
 
@@ -18,36 +16,16 @@ CASES = sorted(ROUTES.glob("*.yaml"))
 COMPONENT = "istio-egress:index:EgressRoute"
 
 
-def load(path: Path) -> dict[str, Any]:
-    return dict(yaml.safe_load(path.read_text()))
-
-
-def children(resources: list[Registered], component: str) -> list[dict[str, Any]]:
-    """Registered children as fixture entries, in a stable order."""
-    found = [
-        {"type": r.type, "name": r.name, "manifest": r.inputs}
-        for r in resources if r.parent == COMPONENT
-    ]
-    return sorted(found, key=lambda c: c["name"])
-
-
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
 def test_pattern_registers_exactly_its_objects(path: Path) -> None:
-    case = load(path)
-    recording = run(lambda: EgressRoute(case["name"], case["args"]))
-    got = children(recording.resources, COMPONENT)
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        header = {k: case[k] for k in ("description", "name", "args")}
-        path.write_text(yaml.safe_dump(header, sort_keys=False, width=120)
-                        + yaml.safe_dump({"expected": got}, sort_keys=True, width=120))
-    assert got == case["expected"]
+    case, recording = registers_exactly(path, EgressRoute, COMPONENT)
     components = [r for r in recording.resources if r.type == COMPONENT]
     assert [(c.name, c.parent, c.inputs) for c in components] == [(case["name"], "pulumi:pulumi:Stack", {})]
 
 
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
 def test_outputs_name_every_object(path: Path) -> None:
-    case = load(path)
+    case = load_case(path)
     recording = run(lambda: EgressRoute(case["name"], case["args"]))
     outputs = recording.outputs[case["name"]]
     made = [e["manifest"] for e in case["expected"]]
@@ -61,7 +39,7 @@ def test_outputs_name_every_object(path: Path) -> None:
 
 
 def test_output_args_resolve_into_the_same_objects() -> None:
-    case = load(ROUTES / "simple-origination.yaml")
+    case = load_case(ROUTES / "simple-origination.yaml")
     args = dict(case["args"], host=pulumi.Output.from_input(case["args"]["host"]),
                 ca_credential_name=pulumi.Output.from_input(case["args"]["ca_credential_name"]),
                 port=pulumi.Output.from_input(443))
