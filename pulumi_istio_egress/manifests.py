@@ -64,6 +64,11 @@ class Shape(NamedTuple):
                    route.creates_waypoint)
 
 
+# Keys every flavour uses the same way: Pulumi child names, so they never change.
+SERVICE_ENTRY = ObjectKey("serviceentry", NETWORKING, "ServiceEntry")
+ORIGINATION = ObjectKey("origination-destinationrule", NETWORKING, "DestinationRule")
+AUTHORIZATION = ObjectKey("authorizationpolicy", SECURITY, "AuthorizationPolicy")
+
 Build = Callable[[Route], Manifest]
 Table = list[tuple[ObjectKey, Build]]
 """A flavour's objects for one shape, in apply order: each key with how to build its manifest."""
@@ -76,18 +81,17 @@ def build_table(table_of: Callable[[Shape], Table], route: Route) -> dict[str, M
 
 def object_table(shape: Shape) -> Table:
     """The ISTIO flavour's objects: ServiceEntries first, AuthorizationPolicy last."""
-    table: Table = [(ObjectKey("serviceentry", NETWORKING, "ServiceEntry"), service_entry)]
+    table: Table = [(SERVICE_ENTRY, service_entry)]
     table += [(ObjectKey(f"serviceentry-{ns}", NETWORKING, "ServiceEntry"), partial(client_service_entry, namespace=ns))
               for ns in shape.client_namespaces]
     table.append((ObjectKey("gateway", NETWORKING, "Gateway"), gateway))
     table += [(ObjectKey(f"gateway-destinationrule-{ns}", NETWORKING, "DestinationRule"),
                partial(gateway_destination_rule, namespace=ns)) for ns in shape.client_namespaces]
     if shape.originates:
-        table.append((ObjectKey("origination-destinationrule", NETWORKING, "DestinationRule"),
-                      origination_destination_rule))
+        table.append((ORIGINATION, origination_destination_rule))
     table.append((ObjectKey("virtualservice", NETWORKING, "VirtualService"), virtual_service))
     if shape.authorization_policy:
-        table.append((ObjectKey("authorizationpolicy", SECURITY, "AuthorizationPolicy"), authorization_policy))
+        table.append((AUTHORIZATION, authorization_policy))
     return table
 
 
@@ -123,6 +127,12 @@ def _object(route: Route, api_version: str, kind: str, name: str, spec: dict[str
         },
         "spec": spec,
     }
+
+
+def client_principals(route: Route) -> list[str]:
+    """The SPIFFE principals of the route's ``client_service_accounts`` (``namespace/name``)."""
+    return [f"{route.trust_domain}/ns/{ns}/sa/{sa}"
+            for ns, sa in (account.split("/", 1) for account in route.client_service_accounts)]
 
 
 def _clients(route: Route) -> list[str]:
@@ -252,9 +262,7 @@ def authorization_policy(route: Route) -> Manifest:
     deny every TCP route's plaintext sources. `connection.sni` is the mTLS leg's SNI, which the
     subset's DestinationRule sets to the host and which selects this route's gateway server."""
     if route.client_service_accounts:
-        source: dict[str, Any] = {"notPrincipals": [
-            f"{route.trust_domain}/ns/{ns}/sa/{sa}"
-            for ns, sa in (account.split("/", 1) for account in route.client_service_accounts)]}
+        source: dict[str, Any] = {"notPrincipals": client_principals(route)}
     else:
         source = {"notNamespaces": list(route.client_namespaces)}
     return _object(route, SECURITY, "AuthorizationPolicy", route.name(), {

@@ -26,7 +26,20 @@ from __future__ import annotations
 from typing import Any
 
 from .findings import Manifest
-from .manifests import NETWORKING, SECURITY, ObjectKey, Shape, Table, _clients, _object, build_table
+from .manifests import (
+    AUTHORIZATION,
+    NETWORKING,
+    ORIGINATION,
+    SECURITY,
+    SERVICE_ENTRY,
+    ObjectKey,
+    Shape,
+    Table,
+    _clients,
+    _object,
+    build_table,
+    client_principals,
+)
 from .route import Route
 
 GATEWAY_API = "gateway.networking.k8s.io/v1"
@@ -43,12 +56,11 @@ HBONE_PORT = 15008
 def ambient_table(shape: Shape) -> Table:
     """Every object of an ambient route, in apply order (the waypoint first, the policy last)."""
     table: Table = [(ObjectKey("waypoint", GATEWAY_API, "Gateway"), waypoint)] if shape.creates_waypoint else []
-    table.append((ObjectKey("serviceentry", NETWORKING, "ServiceEntry"), service_entry))
+    table.append((SERVICE_ENTRY, service_entry))
     if shape.originates:
-        table.append((ObjectKey("origination-destinationrule", NETWORKING, "DestinationRule"),
-                      origination_destination_rule))
+        table.append((ORIGINATION, origination_destination_rule))
     if shape.authorization_policy:
-        table.append((ObjectKey("authorizationpolicy", SECURITY, "AuthorizationPolicy"), authorization_policy))
+        table.append((AUTHORIZATION, authorization_policy))
     return table
 
 
@@ -126,9 +138,7 @@ def authorization_policy(route: Route) -> Manifest:
     the waypoint's TCP chains too.
     """
     if route.client_service_accounts:
-        source: dict[str, Any] = {"principals": [
-            f"{route.trust_domain}/ns/{ns}/sa/{sa}"
-            for ns, sa in (account.split("/", 1) for account in route.client_service_accounts)]}
+        source: dict[str, Any] = {"principals": client_principals(route)}
     else:
         source = {"namespaces": list(route.client_namespaces)}
     return _object(route, SECURITY, "AuthorizationPolicy", route.name(), {

@@ -31,14 +31,18 @@ from typing import Any
 from .args import TlsMode
 from .findings import Manifest
 from .manifests import (
+    AUTHORIZATION,
     NETWORKING,
+    ORIGINATION,
     SECURITY,
+    SERVICE_ENTRY,
     ObjectKey,
     Shape,
     Table,
     _clients,
     _object,
     build_table,
+    client_principals,
     origination_destination_rule,
 )
 from .names import object_name
@@ -58,7 +62,7 @@ TERMINATE_MODE_OPTION = "gateway.istio.io/tls-terminate-mode"
 
 def gateway_api_table(shape: Shape) -> Table:
     """The objects of a GATEWAY_API route, in apply order."""
-    table: Table = [(ObjectKey("serviceentry", NETWORKING, "ServiceEntry"), client_service_entry)]
+    table: Table = [(SERVICE_ENTRY, client_service_entry)]
     if not shape.app_tls:
         table.append((ObjectKey("upstream-serviceentry", NETWORKING, "ServiceEntry"), upstream_service_entry))
     table += [
@@ -66,7 +70,7 @@ def gateway_api_table(shape: Shape) -> Table:
         (ObjectKey("gateway-destinationrule", NETWORKING, "DestinationRule"), gateway_destination_rule),
     ]
     if shape.originates:
-        table.append((ObjectKey("origination-destinationrule", NETWORKING, "DestinationRule"), verified_origination))
+        table.append((ORIGINATION, verified_origination))
     if _reads_client_certificate(shape):
         table += [(ObjectKey("role", RBAC, "Role"), credential_role),
                   (ObjectKey("rolebinding", RBAC, "RoleBinding"), credential_role_binding)]
@@ -75,7 +79,7 @@ def gateway_api_table(shape: Shape) -> Table:
         (ObjectKey("gateway-route", GATEWAY_API, "HTTPRoute" if shape.originates else "TLSRoute"), gateway_route),
     ]
     if shape.authorization_policy:
-        table.append((ObjectKey("authorizationpolicy", SECURITY, "AuthorizationPolicy"), authorization_policy))
+        table.append((AUTHORIZATION, authorization_policy))
     return table
 
 
@@ -234,9 +238,7 @@ def authorization_policy(route: Route) -> Manifest:
     lists ``h`` and ``h:*`` as Istio's security best practice advises (Host may carry a port).
     """
     if route.client_service_accounts:
-        source: dict[str, Any] = {"principals": [
-            f"{route.trust_domain}/ns/{ns}/sa/{sa}"
-            for ns, sa in (account.split("/", 1) for account in route.client_service_accounts)]}
+        source: dict[str, Any] = {"principals": client_principals(route)}
     else:
         source = {"namespaces": list(route.client_namespaces)}
     return _object(route, SECURITY, "AuthorizationPolicy", route.name(), {
