@@ -144,6 +144,7 @@ NGINX = "my-nginx.mesh-external.svc.cluster.local"
 SE_CNN, VS_CNN, DR_CNN = ("ServiceEntry default/cnn", "VirtualService default/direct-cnn-through-egress-gateway",
                           "DestinationRule default/egressgateway-for-cnn")
 ORIGINATE_CNN = "DestinationRule default/originate-tls-for-edition-cnn-com"
+TEST_EGRESS_DR = "DestinationRule test-egress/egressgateway-for-cnn"
 VS_NGINX, DR_NGINX, ORIGINATE_NGINX = ("VirtualService default/direct-nginx-through-egress-gateway",
                                        "DestinationRule default/egressgateway-for-nginx",
                                        "DestinationRule istio-system/originate-mtls-for-nginx")
@@ -251,6 +252,13 @@ EXPECTED: dict[str, dict[str, list[Row]]] = {
         "egress-lockdown": [lockdown_not_judged(SE_CNN, CNN)],
     },
     "gateway-https-passthrough": cnn_passthrough(via=[]),
+    # The copy of the subset's rule in test-egress is found from there only (push_context.go destinationRule).
+    "gateway-https-network-policy": {
+        **cnn_passthrough(via=[]),
+        "export-to-scoped": gateway_scoping(SE_CNN, DR_CNN, VS_CNN, TEST_EGRESS_DR),
+        "egress-visibility": [entry_unscoped(SE_CNN, CNN), route_unscoped(VS_CNN, CNN),
+                              subset_rule_unscoped(DR_CNN, "cnn"), subset_rule_unscoped(TEST_EGRESS_DR, "cnn")],
+    },
     "gateway-tls-origination": cnn_origination(references=[], visibility_extra=[]),
     "gateway-mtls-origination": nginx_origination(via=[]),
     "wildcard-passthrough": {
