@@ -6,8 +6,10 @@ flavours' functions, chosen as ``EgressRoute`` chooses them), with PASSTHROUGH, 
 SIMPLE termination and MUTUAL routes, with and without ``authorization_policy``, in the ISTIO and
 GATEWAY_API APIs and the SIDECAR and AMBIENT data planes. Every resource rule and stack rule of the
 pack runs in-process on the whole mix: no mandatory rule may report anything, and the advisories are
-exactly the table's. A control case shows the same judging does catch a user object that breaks a
-route (so "no mandatory finding" is a verdict, not silence).
+exactly the table's. Where the pack's verdict on a mix is wrong by Istio's semantics, the table holds
+the right one and the case is a strict xfail saying what is wrong (WRONG_MANDATORY, WRONG_ADVISORIES).
+A control case shows the same judging does catch a user object that breaks a route (so "no mandatory
+finding" is a verdict, not silence).
 """
 
 from __future__ import annotations
@@ -109,7 +111,7 @@ def obj(kind: str, namespace: str, name: str, spec: dict[str, Any]) -> Manifest:
 EGW = "istio-egressgateway.istio-system.svc.cluster.local"
 USER_ROUTE = [
     # A hand-written PASSTHROUGH route for another host through the same gateway pods, with its own
-    # Gateway object (Istio merges servers on one port by SNI: gateway.go mergeGateways).
+    # Gateway object (Istio merges servers on one port by SNI: pilot/pkg/model/gateway.go MergeGateways).
     obj("ServiceEntry", "partners", "partner-api", {
         "hosts": ["api.partner.example"], "location": "MESH_EXTERNAL", "resolution": "DNS", "exportTo": ["."],
         "ports": [{"number": 443, "name": "tls", "protocol": "TLS"}]}),
