@@ -7,7 +7,7 @@ report the rest, and then let pulumi-policy say (advisory) which values could no
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, NamedTuple
 
 from ..extras import requires_extra
@@ -131,15 +131,65 @@ def resource_policy(rule: ResourceRule) -> ResourceValidationPolicy:
             _Deferred.notes[note] = _Deferred.notes.get(note, 0) + 1
         _raise_unknown(unknown)
 
-    return ResourceValidationPolicy(name=rule.name, validate=validate, **_metadata(rule))
+    # pulumi-policy types `remediate` as returning an Awaitable, but its Remediate call takes a plain
+    # mapping too (`elif result is not None: new_props = result`, pulumi_policy/policy.py).
+    remediate: Any = _remediation(rule)
+    return ResourceValidationPolicy(name=rule.name, validate=validate, remediate=remediate, **_metadata(rule))
+
+
+def _remediation(rule: ResourceRule) -> Callable[[ResourceValidationArgs], Mapping[str, Any] | None] | None:
+    """pulumi-policy's ``remediate`` for a rule that has one. pulumi-policy calls it only while the
+    rule is at ``enforcementLevel: remediate``, then Analyze judges the remediated properties.
+
+    The new properties are the old ones with what the rule's remediation changed. It does not run on
+    values unknown during preview (pulumi-policy says "can't run remediation ... during preview"),
+    on an object exempt from the rule (an exemption is a person's decision to keep the value), or
+    where it is not certain (``ResourceRule.remediated``); a remediation that fails is no
+    remediation, and the finding stands.
+    """
+    if rule.remediate is None:
+        return None
+
+    def remediate(args: ResourceValidationArgs) -> Mapping[str, Any] | None:
+        if not args.resource_type.startswith("kubernetes:"):
+            return None
+        props, has_unknown = sdk.unwrap(args.props)
+        if not isinstance(props, dict):
+            return None
+        if has_unknown:
+            _raise_unknown(sdk.blank_unknowns(props))
+        manifest, _ = to_manifest(args.resource_type, props)
+        if rule.name in exemptions(manifest):
+            return None
+        try:
+            fixed = rule.remediated(manifest, dict(rule.defaults(), **_config(args)))
+        except Exception:
+            return None
+        if fixed is None:
+            return None
+        # Keys to_manifest only filled in from the type token stay out, as they were.
+        return {key: value for key, value in fixed.items() if key in props or manifest.get(key) != value}
+
+    return remediate
 
 
 def _metadata(rule: ResourceRule | StackRule) -> dict[str, Any]:
     return {
         "description": rule.description, "enforcement_level": EnforcementLevel(rule.enforcement),
-        "severity": Severity(rule.severity), "url": rule.url, "remediation_steps": rule.remediation or None,
+        "severity": Severity(rule.severity), "url": rule.url, "remediation_steps": _steps(rule),
         "config_schema": PolicyConfigSchema(properties=_schema(rule.config_schema)) if rule.config_schema else None,
     }
+
+
+REMEDIATE_STEP = ("With enforcementLevel 'remediate' the pack applies the fix itself where the right value is "
+                  "certain from the object alone (see the README's Remediations).")
+
+
+def _steps(rule: ResourceRule | StackRule) -> str | None:
+    """pulumi-policy's ``remediation_steps``: the rule's own, and for a rule that can remediate, how."""
+    can_remediate = isinstance(rule, ResourceRule) and rule.remediate is not None
+    steps = " ".join(part for part in (rule.remediation, REMEDIATE_STEP if can_remediate else "") if part)
+    return steps or None
 
 
 class StackView(NamedTuple):
