@@ -187,7 +187,8 @@ def _remediate_props(value: Any) -> Any:
         target = value["__target"] if type(value).__module__.startswith("pulumi_policy") else value
         return {str(key): _remediate_props(item) for key, item in target.items()}
     if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
-        target = value["__target"] if type(value).__module__.startswith("pulumi_policy") else value
+        proxy: Any = value  # pulumi-policy's list proxies take the key "__target" too
+        target = proxy["__target"] if type(value).__module__.startswith("pulumi_policy") else value
         return [_remediate_props(item) for item in target]
     return value
 
