@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pulumi_istio_egress.analyzer import PolicyPackProcess, Resource, Secret, reconcile_config
+from pulumi_istio_egress.analyzer import UNKNOWN, PolicyPackProcess, Resource, Secret, reconcile_config
 from pulumi_istio_egress.policies import RESOURCE_RULES, dns_resolution, export_scope
 from pulumi_istio_egress.policies.pack import EXEMPT_ANNOTATION
 from pulumi_istio_egress.policies.remediations import dns_resolution as remediate_dns
@@ -224,3 +224,15 @@ def test_secrets_stay_secret_through_a_remediation(pack: PolicyPackProcess) -> N
     remediated, _ = pack.remediate(_resource(manifest))
     assert remediated.props["metadata"]["annotations"] == {"token": Secret("s3cr3t")}
     assert remediated.props["spec"]["resolution"] == "DNS"
+
+
+def test_no_remediation_on_values_unknown_during_preview(pack: PolicyPackProcess) -> None:
+    manifest = service_entry(ports=UNKNOWN)
+    _configured(pack, ENABLED)
+    remediated, diagnostics = pack.remediate(_resource(manifest))
+    assert remediated.props == _resource(manifest).props
+    assert [(v.policy_name, v.enforcement_level, v.message) for v in diagnostics] == [
+        (DNS, "advisory", "can't run remediation 'dns-resolution-for-external-hosts' from policy pack "
+                          "'istio-egress@v0.0.1' during preview: string value at .spec.ports can't be known during "
+                          "preview"),
+    ]

@@ -7,7 +7,6 @@ report the rest, and then let pulumi-policy say (advisory) which values could no
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, NamedTuple
 
@@ -157,14 +156,20 @@ def _remediation(rule: ResourceRule) -> Callable[[ResourceValidationArgs], Mappi
         props = _remediate_props(args.props)
         if not isinstance(props, dict):
             return None
-        unknown = sdk.blank_unknowns(copy.deepcopy(props))
-        if unknown:
-            _raise_unknown(unknown)
-        manifest, _ = to_manifest(args.resource_type, props)
+        manifest, unknown = to_manifest(args.resource_type, props)
         if rule.name in exemptions(manifest):
             return None
+        config = dict(rule.defaults(), **_config(args))
         try:
-            fixed = rule.remediated(manifest, dict(rule.defaults(), **_config(args)))
+            if unknown:
+                # Say "can't run" only where the rule finds something to fix (unknowns judged as unset),
+                # not on every object that holds an unknown value.
+                if list(rule.check(manifest, config)):
+                    _raise_unknown(unknown)
+                return None
+            fixed = rule.remediated(manifest, config)
+        except sdk.UnknownValueError:
+            raise
         except Exception:
             return None
         if fixed is None:
