@@ -212,6 +212,11 @@ def _add_check(commands: argparse._SubParsersAction[_Parser]) -> None:
     parser.add_argument("--format", choices=("text", "json", "sarif"), default="text")
     parser.add_argument("--allow-empty", action="store_true",
                         help="exit 0 when the inputs declare no objects (default: exit 2, nothing was judged)")
+    parser.add_argument("--fix", action="store_true",
+                        help="with one MANIFEST.yaml: write it with the remediations of the policies at enforcement "
+                        "level remediate applied, to stdout (the report then goes to stderr) or --fix-out")
+    parser.add_argument("--fix-out", metavar="PATH", help="with --fix: write the YAML to PATH atomically (may be the "
+                        "input itself) instead of stdout")
     parser.set_defaults(run=_run_check)
 
 
@@ -233,6 +238,7 @@ def _run_check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
 
     with requires_extra("`check`"):
         from .analyzer import PolicyPackError, PolicyPackProcess, analyze_all, reconcile_config
+        from .fix import fixed_file, judged_config
         from .redaction import secret_texts
         from .report import as_json, as_sarif, as_text
 
@@ -241,6 +247,8 @@ def _run_check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         raise UsageError(f"{pack_dir}: not a policy pack (no PulumiPolicy.yaml); pass --policy-pack DIR")
     config = _read_policy_config(args.policy_config) if args.policy_config else None
     files: dict[str, list[Any]] = {}
+    if (args.fix or args.fix_out) and not (args.fix and len(args.inputs) == 1 and Path(args.inputs[0]).is_file()):
+        raise UsageError("--fix needs exactly one MANIFEST.yaml file (and --fix-out needs --fix)")
     _load_inputs(args.inputs, args.stack, programs=False, files=files)  # bad files fail before the pack starts
     try:
         # The pack starts (and loads its code) before any checked program runs, so a program
@@ -248,7 +256,8 @@ def _run_check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         with PolicyPackProcess(pack_dir) as pack:
             if config is not None:
                 _reject_config_typos(pack.info, config)
-            pack.configure(reconcile_config(pack.info, config))
+            # kubectl applies a YAML file as written: remediations only count once --fix writes them.
+            pack.configure(judged_config(reconcile_config(pack.info, config), remediate=args.fix or not files))
             loaded = _load_inputs(args.inputs, args.stack, files=files)
             if not loaded and not args.allow_empty:
                 raise UsageError(
@@ -256,8 +265,11 @@ def _run_check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
                     "pass --allow-empty if that is expected"
                 )
             violations = analyze_all(pack, [r for r, _ in loaded])
+            fixed = fixed_file(pack, args.inputs[0], [r for r, _ in loaded]) if args.fix else None
     except (PolicyPackError, ValueError) as exc:
         raise UsageError(str(exc)) from None
+    if fixed is not None:
+        stdout = _write_fixed(fixed, args.fix_out, stdout, stderr)
     subjects = {r.urn: s for r, s in loaded}
     secrets = secret_texts(r.props for r, _ in loaded)
     if args.format == "json":
@@ -270,12 +282,30 @@ def _run_check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     return EXIT_FAILED if any(v.enforcement_level in ("mandatory", "remediate") for v in violations) else EXIT_OK
 
 
+def _write_fixed(text: str, out: str | None, stdout: TextIO, stderr: TextIO) -> TextIO:
+    """Write check --fix's YAML; the stream the report goes to (stderr when the YAML took stdout)."""
+    from .fix import write_atomically
+
+    if out is None:
+        _write_text(stdout, text)
+        return stderr
+    try:
+        write_atomically(Path(out), text)
+    except OSError as exc:
+        raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
+    return stdout
+
+
 def _reject_config_typos(info: PackInfo, config: dict[str, Any]) -> None:
     """Misspelt policy names and options are refused with a "did you mean", before any object is
     judged: the CLI would pass an unknown option through silently (see policy_config)."""
+    from .policies import RESOURCE_RULES
+    from .policies.pack import PACK_NAME
     from .policy_config import config_typos
 
-    problems = config_typos(config, {p.name: p.config_schema for p in info.policies})
+    # Which policies can remediate is known for our pack only (the wire does not say it).
+    remediating = {r.name for r in RESOURCE_RULES if r.remediate} if info.name == PACK_NAME else None
+    problems = config_typos(config, {p.name: p.config_schema for p in info.policies}, remediating)
     if problems:
         raise UsageError("; ".join(problems))
 
