@@ -12,7 +12,7 @@ import grpc
 import pytest
 from pulumi.runtime.proto import engine_pb2, engine_pb2_grpc
 
-from pulumi_istio_egress.analyzer import (
+from pulumi_istio_egress.cli.pack_client import (
     UNKNOWN,
     PackInfo,
     PolicyInfo,

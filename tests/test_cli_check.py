@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pulumi_istio_egress import cli
+from pulumi_istio_egress.cli import main as cli
 
 ROOT = Path(__file__).parents[1]
 PACK = str(ROOT / "policy")

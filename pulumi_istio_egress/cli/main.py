@@ -15,12 +15,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
-from .extras import MissingExtraError, requires_extra
-from .findings import object_ref
-from .terminal import escape_controls, shorten
+from ..extras import MissingExtraError, requires_extra
+from ..findings import object_ref
+from ..terminal import escape_controls, shorten
 
 if TYPE_CHECKING:
-    from .analyzer import PackInfo, Resource
+    from .pack_client import PackInfo, Resource
     from .report import Subject
 
 EXIT_OK = 0
@@ -80,7 +80,7 @@ def _progress_printer(stderr: TextIO) -> Callable[[int], None] | None:
 def _render(
     program_dir: str, stack: str | None, config_file: str | None = None, stderr: TextIO | None = None
 ) -> list[Any]:
-    from .program_process import render_in_child
+    from ..program_process import render_in_child
     from .render import RenderError
 
     progress = _progress_printer(stderr) if stderr is not None else None
@@ -96,7 +96,7 @@ def _render(
 
 def _run_render(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     # Imported here so other commands don't pay for loading Pulumi.
-    from .output_dir import OutputDirError, write_output_dir
+    from ..output_dir import OutputDirError, write_output_dir
     from .render import object_file_name, to_yaml
 
     # The program runs in a child process whose stdout is our stderr: its prints never reach
@@ -152,8 +152,8 @@ def _load_inputs(
     """The objects of every input, in order: programs rendered in a child process, YAML files
     read as kubectl reads them. ``programs`` False leaves programs out; ``files`` caches what
     each file held, so a second call does not read it again."""
-    from .analyzer import Resource
-    from .kubeyaml import ManifestError, read
+    from ..kubeyaml import ManifestError, read
+    from .pack_client import Resource
     from .report import Subject
 
     loaded: list[tuple[Resource, Subject]] = []
@@ -228,12 +228,12 @@ def _read_policy_config(name: str) -> dict[str, Any]:
 
 
 def _run_check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
-    from . import __version__
-    from .pack import PACK_DIR
+    from .. import __version__
+    from ..pack import PACK_DIR
 
     with requires_extra("`check`"):
-        from .analyzer import PolicyPackError, PolicyPackProcess, analyze_all, reconcile_config
-        from .redaction import secret_texts
+        from ..redaction import secret_texts
+        from .pack_client import PolicyPackError, PolicyPackProcess, analyze_all, reconcile_config
         from .report import as_json, as_sarif, as_text
 
     pack_dir = Path(args.policy_pack) if args.policy_pack else PACK_DIR
@@ -273,7 +273,7 @@ def _run_check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
 def _reject_config_typos(info: PackInfo, config: dict[str, Any]) -> None:
     """Misspelt policy names and options are refused with a "did you mean", before any object is
     judged: the CLI would pass an unknown option through silently (see policy_config)."""
-    from .policy_config import config_typos
+    from ..policy_config import config_typos
 
     problems = config_typos(config, {p.name: p.config_schema for p in info.policies})
     if problems:
@@ -290,7 +290,7 @@ def _add_pack_dir(commands: argparse._SubParsersAction[_Parser]) -> None:
 
 
 def _run_pack_dir(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
-    from .pack import PACK_DIR
+    from ..pack import PACK_DIR
 
     _write_text(stdout, f"{PACK_DIR}\n")
     return EXIT_OK
@@ -308,8 +308,8 @@ def _add_diagram(commands: argparse._SubParsersAction[_Parser]) -> None:
 
 
 def _run_diagram(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
-    from .diagram import mermaid
-    from .redaction import redact
+    from ..diagram import mermaid
+    from ..redaction import redact
 
     manifests = [redact(r.props) for r, _ in _load_inputs(args.inputs, args.stack)]
     _write_text(stdout, mermaid(manifests) or "%% no egress routes found\n")
@@ -329,7 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="pulumi-istio-egress",
         description="Istio egress for Pulumi: render programs offline and check what they declare.",
     )
-    from . import __version__
+    from .. import __version__
 
     parser.add_argument("--version", action="version", version=f"pulumi-istio-egress {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
