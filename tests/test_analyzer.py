@@ -434,7 +434,7 @@ def test_logs_stream_and_engine_service_and_clean_shutdown() -> None:
             engine.Log(engine_pb2.LogRequest(severity=engine_pb2.WARNING, message="via the engine"))
             engine.SetRootResource(engine_pb2.SetRootResourceRequest(urn=ROOT))
             root = engine.GetRootResource(engine_pb2.GetRootResourceRequest()).urn
-        proc = process._proc  # private: only to prove the child was reaped
+        proc = process._process  # private: only to prove the child was reaped
     assert root == ROOT
     assert sorted(process.logs) == ["info: max-resources: 2 resources, limit 3.0", "warning: via the engine"]
     assert proc is not None and proc.returncode is not None
@@ -512,7 +512,7 @@ def test_start_failures(
     message = str(raised.value)
     assert message.startswith(f"policy pack {directory} failed to start: {reason}\n")
     assert stderr_line in message
-    assert process._proc is not None and process._proc.returncode is not None  # killed and reaped
+    assert process._process is not None and process._process.returncode is not None  # killed and reaped
 
 
 @pytest.mark.parametrize(
