@@ -384,6 +384,49 @@ def test_analyze_stack(
     assert pack.analyze_stack(resources) == expected
 
 
+def _pending(name: str) -> Resource:
+    return Resource("kubernetes:core/v1:ConfigMap", name, {"metadata": UNKNOWN})
+
+
+@pytest.mark.parametrize("window", [1, 2, 3, 64])
+@pytest.mark.parametrize(
+    "config_file", [None, {TEAM: "remediate"}, {TEAM: "advisory"}], ids=["default", "remediate", "advisory"]
+)
+def test_analyze_each_is_analyze_in_turn_pipelined(
+    pack: PolicyPackProcess, config_file: dict[str, Any] | None, window: int
+) -> None:
+    # Issue 17: the per-resource calls overlap, the answers do not change, nor their order.
+    pack.configure(reconcile_config(pack.info, config_file))
+    resources = [cm(f"r{i}", team=None if i % 3 else "web") for i in range(10)] + [_pending("p"), cm("last")]
+    in_turn = []
+    for resource in resources:
+        remediated, _ = pack.remediate(resource)
+        in_turn.append((remediated, pack.analyze(resource)))
+    assert list(pack.analyze_each(resources, window=window)) == in_turn
+    assert len({tuple(v) for _, v in in_turn}) > 1  # the resources are judged differently: order matters
+
+
+def test_analyze_each_names_what_it_found_in_order(pack: PolicyPackProcess) -> None:
+    pack.configure(reconcile_config(pack.info, None))
+    found = [v for _, vs in pack.analyze_each([cm("a", team=None), cm("b"), cm("c", team=None)], window=2) for v in vs]
+    assert found == [team_violation("a"), team_violation("c")]
+
+
+def test_analyze_each_stops_at_a_bad_resource_and_leaves_the_pack_usable(pack: PolicyPackProcess) -> None:
+    pack.configure(reconcile_config(pack.info, None))
+    resources = [cm(f"r{i}") for i in range(5)] + [Resource("t:m:R", "r", {"data": {"s": {1}}})] + [cm("after")]
+    with pytest.raises(TypeError) as raised:
+        list(pack.analyze_each(resources, window=3))
+    assert str(raised.value) == "data.s: cannot send a set to a policy pack"
+    assert pack.analyze(cm("bare", team=None)) == [team_violation("bare")]
+
+
+def test_analyze_each_needs_a_window(pack: PolicyPackProcess) -> None:
+    with pytest.raises(ValueError) as raised:
+        list(pack.analyze_each([cm("a")], window=0))
+    assert str(raised.value) == "window must be at least 1, got 0"
+
+
 def test_policy_error_surfaces_as_policy_pack_error(pack: PolicyPackProcess) -> None:
     # A level-only entry gives the stack policy no config, so its config["maxResources"] raises.
     pack.configure({SIZE: {"enforcementLevel": "advisory"}})

@@ -20,6 +20,8 @@ from ..findings import object_ref
 from ..terminal import escape_controls, shorten
 
 if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
+
     from .pack_client import PackInfo, Resource
     from .report import Subject
 
@@ -36,6 +38,12 @@ class _Parser(argparse.ArgumentParser):
     # argparse prints the usage and exits; report the problem as one line instead.
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
+
+    # argparse writes --help and --version through this and ignores OSError; a reader that left
+    # (`--help | head -1`) must be a write error like any other output.
+    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
+        if message:
+            (file or sys.stderr).write(message)
 
 
 def _error(message: str, stderr: TextIO) -> None:
@@ -184,7 +192,7 @@ def _load_inputs(
                 files[item] = loaded[start:]
         else:
             raise UsageError(f"{item}: no such program directory or manifest file")
-    seen: set[str] = set()  # linear: 40k objects must not take 40k squared steps
+    seen: set[str] = set()  # linear: 10k objects must not take 10k squared steps (issue 17)
     for resource, _ in loaded:
         if resource.urn in seen:
             raise UsageError(f"the same object is declared twice: {resource.urn}")
@@ -342,20 +350,26 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     stdout, stderr = sys.stdout, sys.stderr
     try:
-        args = build_parser().parse_args(argv)
-        code: int = args.run(args, stdout, stderr)
+        try:
+            args = build_parser().parse_args(argv)
+            code: int = args.run(args, stdout, stderr)
+        except SystemExit as exc:  # --help and --version exit through argparse
+            code = exc.code if isinstance(exc.code, int) else EXIT_OK
+        # What is still buffered is written now, so a failed write is seen here, not in the
+        # interpreter's flush at exit.
+        stdout.flush()
         return code
     except (UsageError, MissingExtraError) as exc:
         _error(str(exc), stderr)
         return EXIT_USAGE
-    except SystemExit as exc:  # --help and --version exit through argparse
-        return exc.code if isinstance(exc.code, int) else EXIT_OK
     except BrokenPipeError:
-        # `... | head`: the reader left. Point stdout at /dev/null so the final flush at exit
-        # does not raise again, and say nothing more.
+        # `... | head -1`: the reader left before the output was written, so it is incomplete:
+        # a write error (2), never a verdict. Point stdout at /dev/null so the final flush at
+        # exit does not raise again (Python would print a traceback of it), and say nothing
+        # more: the reader asked for less.
         with contextlib.suppress(OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), stdout.fileno())
-        return EXIT_FAILED
+        return EXIT_USAGE
     except OSError as exc:  # stdout on a full disk, a closed descriptor: a write error is exit 2
         _error(f"cannot write output: {exc.strerror or exc}", stderr)
         return EXIT_USAGE
