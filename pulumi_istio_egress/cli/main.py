@@ -350,18 +350,14 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     stdout, stderr = sys.stdout, sys.stderr
     try:
-        try:
-            args = build_parser().parse_args(argv)
-            code: int = args.run(args, stdout, stderr)
-        except SystemExit as exc:  # --help and --version exit through argparse
-            code = exc.code if isinstance(exc.code, int) else EXIT_OK
-        # What is still buffered is written now, so a failed write is seen here, not in the
-        # interpreter's flush at exit.
-        stdout.flush()
+        args = build_parser().parse_args(argv)
+        code: int = args.run(args, stdout, stderr)
         return code
     except (UsageError, MissingExtraError) as exc:
         _error(str(exc), stderr)
         return EXIT_USAGE
+    except SystemExit as exc:  # --help and --version exit through argparse
+        return exc.code if isinstance(exc.code, int) else EXIT_OK
     except BrokenPipeError:
         # `... | head -1`: the reader left before the output was written, so it is incomplete:
         # a write error (2), never a verdict. Point stdout at /dev/null so the final flush at
