@@ -406,6 +406,35 @@ def test_analyze_each_is_analyze_in_turn_pipelined(
     assert len({tuple(v) for _, v in in_turn}) > 1  # the resources are judged differently: order matters
 
 
+OVERLAP_PACK = """
+    import threading
+    from pulumi_policy import EnforcementLevel, PolicyPack, ResourceValidationPolicy
+
+    in_flight, peak, changed = 0, 0, threading.Condition()
+
+    def overlap(args, report_violation):
+        # Each call waits (at most 5 s) until two calls have been in the pack at once.
+        global in_flight, peak
+        with changed:
+            in_flight += 1
+            peak = max(peak, in_flight)
+            changed.notify_all()
+            changed.wait_for(lambda: peak >= 2, timeout=5)
+            in_flight -= 1
+            report_violation("overlapped" if peak >= 2 else "alone")
+
+    PolicyPack(name="overlap", policies=[ResourceValidationPolicy(
+        name="overlap", description="d", validate=overlap, enforcement_level=EnforcementLevel.ADVISORY)])
+"""
+
+
+def test_analyze_each_has_calls_in_flight_together(tmp_path: Path) -> None:
+    # Not a timing: the pack itself sees two Analyze calls at once, which in-turn calls never are.
+    with PolicyPackProcess(write_pack(tmp_path / "overlap", OVERLAP_PACK)) as process:
+        found = [v for _, vs in process.analyze_each([cm(f"r{i}") for i in range(8)]) for v in vs]
+    assert [v.message for v in found] == ["d\noverlapped"] * 8
+
+
 def test_analyze_each_names_what_it_found_in_order(pack: PolicyPackProcess) -> None:
     pack.configure(reconcile_config(pack.info, None))
     found = [v for _, vs in pack.analyze_each([cm("a", team=None), cm("b"), cm("c", team=None)], window=2) for v in vs]
