@@ -23,8 +23,8 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc as pulumi_rpc
 from pulumi.runtime import stack as pulumi_stack
 
-from .errors import RenderError, _one_line
-from .project import _Project
+from .errors import RenderError, one_line
+from .project import Project
 
 # ---------------------------------------------------------------------------------------------
 # The mock engine
@@ -35,7 +35,7 @@ class _OfflineLimitError(Exception):
 
 
 @dataclass
-class _Registration:
+class Registration:
     type: str
     name: str
     urn: str
@@ -46,7 +46,7 @@ class _Registration:
 
 
 _STACK_REFERENCE_TYPE = "pulumi:pulumi:StackReference"
-_HELM_RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
+HELM_RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
 _STACK_TYPE = "pulumi:pulumi:Stack"
 
 
@@ -76,7 +76,7 @@ class _Mocks(pulumi.runtime.Mocks):
             # Another stack's outputs exist only in the backend.
             return args.name, {"name": inputs.get("name", args.name), "outputs": pulumi_rpc.UNKNOWN,
                                "secretOutputNames": pulumi_rpc.UNKNOWN}
-        if args.typ == _HELM_RELEASE_TYPE:
+        if args.typ == HELM_RELEASE_TYPE:
             self.local.inputs = inputs
             print(f"warning: helm Release {args.name!r}: its chart is installed by the provider, so its objects are "
                   "not rendered offline (use `helm template` and pass the YAML to `check`)", file=sys.stderr)
@@ -99,18 +99,18 @@ class _Mocks(pulumi.runtime.Mocks):
             try:
                 docs = [d for d in yaml.safe_load_all(str(args.args.get("text", ""))) if d is not None]
             except yaml.YAMLError as exc:
-                raise _OfflineLimitError(f"kubernetes:yaml:decode: invalid YAML: {_one_line(str(exc))}") from None
+                raise _OfflineLimitError(f"kubernetes:yaml:decode: invalid YAML: {one_line(str(exc))}") from None
             return {"result": docs}, []
         raise _OfflineLimitError(f"the program calls provider function {args.token!r}, which cannot run offline")
 
 
-class _Monitor(pulumi_mocks.MockMonitor):
+class Monitor(pulumi_mocks.MockMonitor):
     def __init__(self, mocks: _Mocks, progress: Callable[[int], None] | None) -> None:
         super().__init__(mocks)
         self._mocks = mocks
         self._progress = progress
         self._lock = threading.Lock()
-        self.registrations: list[_Registration] = []
+        self.registrations: list[Registration] = []
         self.thread_loops: list[asyncio.AbstractEventLoop] = []
         self._thread_local = threading.local()
         self._count = 0
@@ -148,7 +148,7 @@ class _Monitor(pulumi_mocks.MockMonitor):
                 "whose objects the offline renderer cannot expand"
             )
         response = self._register(request)
-        registration = _Registration(
+        registration = Registration(
             type=request.type,
             name=request.name,
             urn=response.urn,
@@ -201,7 +201,7 @@ def _is_under(path: Path, root: Path) -> bool:
     return True
 
 
-def _program_location(exc: BaseException, project: _Project) -> str | None:
+def _program_location(exc: BaseException, project: Project) -> str | None:
     """``file:line`` of the deepest traceback frame in the program's own files."""
     root = project.root.resolve()
     # The program dir may be a repository root holding the venv and this package: frames there
@@ -232,21 +232,21 @@ def _offline_limit(exc: BaseException) -> _OfflineLimitError | None:
     return None
 
 
-def _program_error(exc: BaseException, project: _Project) -> RenderError:
+def _program_error(exc: BaseException, project: Project) -> RenderError:
     if isinstance(exc, SystemExit):
         return RenderError(f"program exited with status {exc.code}")
     limit = _offline_limit(exc)
     if limit is not None:
-        message = _one_line(str(limit))
+        message = one_line(str(limit))
     else:
-        detail = _one_line(exc.msg if isinstance(exc, SyntaxError) else str(exc))
+        detail = one_line(exc.msg if isinstance(exc, SyntaxError) else str(exc))
         message = f"program raised {type(exc).__name__}" + (f": {detail}" if detail else "")
     location = _program_location(exc, project)
     return RenderError(f"{message} (at {location})" if location else message)
 
 
 @contextlib.contextmanager
-def _process_state(project: _Project) -> Iterator[None]:
+def _process_state(project: Project) -> Iterator[None]:
     """Run with the program's cwd, sys.path and argv; put all of it back afterwards."""
     saved_cwd = os.getcwd()
     saved_path = list(sys.path)
@@ -306,7 +306,7 @@ def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
     loop.close()
 
 
-def _execute(project: _Project, stack: str, config: dict[str, str], monitor: _Monitor) -> None:
+def _execute(project: Project, stack: str, config: dict[str, str], monitor: Monitor) -> None:
     """Run the program on a fresh event loop in the calling (fresh) thread."""
     loop = asyncio.new_event_loop()
     # A failed program leaves futures whose exceptions nobody reads; the error is reported once.
@@ -336,8 +336,10 @@ def _execute(project: _Project, stack: str, config: dict[str, str], monitor: _Mo
         pulumi.runtime.set_all_config({}, [])
 
 
-def _run(project: _Project, stack: str, config: dict[str, str], progress: Callable[[int], None] | None) -> _Monitor:
-    monitor = _Monitor(_Mocks(), progress)
+def run_program(
+    project: Project, stack: str, config: dict[str, str], progress: Callable[[int], None] | None
+) -> Monitor:
+    monitor = Monitor(_Mocks(), progress)
     outcome: list[BaseException] = []
 
     def target() -> None:

@@ -6,5 +6,5 @@ class RenderError(Exception):
 
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
     return " ".join(text.split())

@@ -14,9 +14,9 @@ from pulumi.output import Unknown
 from pulumi.runtime import rpc as pulumi_rpc
 
 from ...redaction import Secret, reveal
-from .engine import _HELM_RELEASE_TYPE, _Monitor, _Registration, _run
+from .engine import HELM_RELEASE_TYPE, Monitor, Registration, run_program
 from .errors import RenderError
-from .project import _load_project, _load_stack_config, _select_stack
+from .project import load_project, load_stack_config, select_stack
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ def _strip_internal(mapping: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in mapping.items() if not k.startswith("__")}
 
 
-def _manifest(reg: _Registration, default_namespace: str) -> dict[str, Any]:
+def _manifest(reg: Registration, default_namespace: str) -> dict[str, Any]:
     where = f"resource {reg.name!r} ({reg.type})"
     inputs = _strip_internal(_plain(reg.inputs, where, "inputs"))
     token_version, token_kind = _api_version_from_token(reg.type)
@@ -146,7 +146,7 @@ def _manifest(reg: _Registration, default_namespace: str) -> dict[str, Any]:
     return {"apiVersion": api_version, "kind": kind, "metadata": metadata, **inputs}
 
 
-def _identity(manifest: Mapping[str, Any]) -> tuple[str, str, str, str]:
+def object_identity(manifest: Mapping[str, Any]) -> tuple[str, str, str, str]:
     meta = manifest.get("metadata") or {}
     return (
         _group(str(manifest.get("apiVersion", ""))),
@@ -157,17 +157,17 @@ def _identity(manifest: Mapping[str, Any]) -> tuple[str, str, str, str]:
 
 
 def _order_key(obj: RenderedObject) -> tuple[str, int, str, str, str, str]:
-    group, kind, namespace, name = _identity(obj.manifest)
+    group, kind, namespace, name = object_identity(obj.manifest)
     return (namespace, _KIND_RANK.get(kind, len(_KIND_RANK)), kind, name, group, obj.urn)
 
 
-def _objects(monitor: _Monitor, config: Mapping[str, str]) -> list[RenderedObject]:
+def _objects(monitor: Monitor, config: Mapping[str, str]) -> list[RenderedObject]:
     # Registrations arrive in thread-completion order; sort so that errors name the same
     # resources on every run.
     registrations = sorted(
         monitor.registrations, key=lambda r: (r.urn, json.dumps(r.inputs, sort_keys=True, default=str))
     )
-    seen_urns: dict[str, _Registration] = {}
+    seen_urns: dict[str, Registration] = {}
     for reg in registrations:
         if reg.urn in seen_urns:
             # Mocks accept this silently; the engine would stop the update.
@@ -183,13 +183,13 @@ def _objects(monitor: _Monitor, config: Mapping[str, str]) -> list[RenderedObjec
     default_namespace = config.get("kubernetes:namespace") or "default"
 
     objects: list[RenderedObject] = []
-    owners: dict[tuple[str, str, str, str], _Registration] = {}
+    owners: dict[tuple[str, str, str, str], Registration] = {}
     for reg in registrations:
-        if not (reg.custom and reg.type.startswith("kubernetes:")) or reg.type == _HELM_RELEASE_TYPE:
+        if not (reg.custom and reg.type.startswith("kubernetes:")) or reg.type == HELM_RELEASE_TYPE:
             continue  # a Release is a chart the provider installs, not an object (see _Mocks)
         provider_urn = reg.provider.rpartition("::")[0] if reg.provider else ""
         manifest = _manifest(reg, provider_namespaces.get(provider_urn, default_namespace))
-        identity = _identity(manifest)
+        identity = object_identity(manifest)
         if identity in owners:
             _, kind, namespace, name = identity
             ref = f"{kind} {namespace}/{name}" if namespace else f"{kind} {name}"
@@ -214,11 +214,11 @@ def render_program(
     document order: namespace, then kind (Namespace, ServiceEntry, Gateway, DestinationRule,
     VirtualService, AuthorizationPolicy, others alphabetically), then name.
     """
-    project = _load_project(Path(program_dir))
-    stack_name, stack_path = _select_stack(project, stack, config_file)
+    project = load_project(Path(program_dir))
+    stack_name, stack_path = select_stack(project, stack, config_file)
     config = dict(project.config)
     if stack_path is not None:
-        config.update(_load_stack_config(stack_path, project.name))
-    monitor = _run(project, stack_name, config, progress)
+        config.update(load_stack_config(stack_path, project.name))
+    monitor = run_program(project, stack_name, config, progress)
     return _objects(monitor, config)
 

@@ -10,11 +10,11 @@ from typing import Any
 
 import yaml
 
-from .errors import RenderError, _one_line
+from .errors import RenderError, one_line
 
 
 @dataclass(frozen=True)
-class _Project:
+class Project:
     name: str
     root: Path  # where Pulumi.yaml is, as the caller spelled it
     entry: Path  # the file to run
@@ -64,7 +64,7 @@ def _read_yaml(path: Path) -> Any:
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
         raise RenderError(f"{path}: invalid YAML: {exc.problem or exc.context}{where}") from None
     except yaml.YAMLError as exc:
-        raise RenderError(f"{path}: invalid YAML: {_one_line(str(exc))}") from None
+        raise RenderError(f"{path}: invalid YAML: {one_line(str(exc))}") from None
 
 
 def _qualify(key: str, project: str) -> str:
@@ -90,7 +90,7 @@ def _config_string(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def _load_project(program_dir: Path) -> _Project:
+def load_project(program_dir: Path) -> Project:
     if not program_dir.exists():
         raise RenderError(f"program directory not found: {program_dir}")
     if not program_dir.is_dir():
@@ -135,7 +135,7 @@ def _load_project(program_dir: Path) -> _Project:
         if _find_secure(value):
             raise RenderError(_secure_message(project_file, full_key))
         config[full_key] = _config_string(value)
-    return _Project(name, program_dir, entry, work_dir, stack_dir, config)
+    return Project(name, program_dir, entry, work_dir, stack_dir, config)
 
 
 def _secure_message(path: Path, key: str) -> str:
@@ -154,7 +154,7 @@ def _stack_files(stack_dir: Path) -> dict[str, Path]:
     return dict(sorted(found.items()))
 
 
-def _select_stack(project: _Project, stack: str | None, config_file: str | None) -> tuple[str, Path | None]:
+def select_stack(project: Project, stack: str | None, config_file: str | None) -> tuple[str, Path | None]:
     if config_file is not None:
         path = Path(config_file)
         if not path.is_file():
@@ -181,7 +181,7 @@ def _select_stack(project: _Project, stack: str | None, config_file: str | None)
     raise RenderError(f"several stacks in {project.stack_dir} ({', '.join(files)}); choose one with --stack")
 
 
-def _load_stack_config(path: Path, project: str) -> dict[str, str]:
+def load_stack_config(path: Path, project: str) -> dict[str, str]:
     doc = _read_yaml(path)
     if doc is None:
         return {}

@@ -11,7 +11,7 @@ import yaml
 
 from ...kubeyaml import resolve_plain as _resolve_plain
 from ...redaction import redact, reveal
-from .objects import _identity
+from .objects import object_identity
 
 _TOP_LEVEL_ORDER = ("apiVersion", "kind", "metadata", "spec")
 
@@ -110,7 +110,7 @@ def object_file_name(manifest: Mapping[str, Any]) -> str:
     A name longer than :data:`MAX_FILE_NAME` keeps its start and gets a hash of the whole name,
     so it stays unique and stable.
     """
-    _, kind, namespace, name = _identity(manifest)
+    _, kind, namespace, name = object_identity(manifest)
     full = f"{_file_part(namespace or '_cluster')}.{_file_part(kind.lower())}.{_file_part(name)}"
     if len(full) + len(".yaml") <= MAX_FILE_NAME:
         return f"{full}.yaml"
