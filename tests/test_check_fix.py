@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from pulumi_istio_egress import cli
-from pulumi_istio_egress.fix import FixError, changes, fix_text, judged_config
+from pulumi_istio_egress.cli.fix import FixError, changes, fix_text, judged_config
 
 FIXTURES = Path(__file__).parent / "fixtures" / "fix"
 MIXED = FIXTURES / "mixed.yaml"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pulumi_istio_egress.analyzer import UNKNOWN, PolicyPackProcess, Resource, Secret, reconcile_config
+from pulumi_istio_egress.cli.pack_client import UNKNOWN, PolicyPackProcess, Resource, Secret, reconcile_config
 from pulumi_istio_egress.policies import RESOURCE_RULES, dns_resolution, export_scope
 from pulumi_istio_egress.policies.pack import EXEMPT_ANNOTATION
 from pulumi_istio_egress.policies.remediations import dns_resolution as remediate_dns

@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from .findings import Manifest
-from .kubeyaml import load_documents, read
+from ..findings import Manifest
+from ..kubeyaml import load_documents, read
 
 if TYPE_CHECKING:
-    from .analyzer import PolicyPackProcess, Resource
+    from .pack_client import PolicyPackProcess, Resource
 
 REMEDIATE = "remediate"
 _DELETED = object()
@@ -113,7 +113,7 @@ def _spans(text: str) -> list[tuple[int, int] | None]:
 
 
 def _dump(document: Any) -> str:
-    from .render import _Dumper  # kubectl-safe quoting, shared with `render`
+    from .render.yaml_output import _Dumper  # kubectl-safe quoting, shared with `render`
 
     return yaml.dump(document, Dumper=_Dumper, default_flow_style=False, sort_keys=False,
                      allow_unicode=True, width=1 << 30)
