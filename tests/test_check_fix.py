@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from pulumi_istio_egress import cli
+from pulumi_istio_egress.cli import main as cli
 from pulumi_istio_egress.cli.fix import FixError, changes, fix_text, judged_config
 
 FIXTURES = Path(__file__).parent / "fixtures" / "fix"
