@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pulumi_istio_egress.findings import Manifest, object_ref
 from pulumi_istio_egress.policies import STACK_RULES, gateway_authorization
@@ -118,3 +120,21 @@ def test_registered_mandatory_with_the_root_namespace_option() -> None:
                                          "spec": {"rules": [None, {"to": "x", "when": [{"key": 5}]}]}}]])
 def test_inputs_that_are_not_stacks_give_no_findings(manifests: Any) -> None:
     assert judge(manifests) == []
+
+
+_JUNK = st.recursive(st.none() | st.booleans() | st.integers(-1, 70000) | st.sampled_from([
+    "ALLOW", "DENY", "CUSTOM", "", "*", "connection.sni", "request.headers[x]", "hosts", "istio", "egressgateway",
+    "api.stripe.com", "api.github.com", "istio-system", "true"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from([
+        "action", "rules", "selector", "matchLabels", "istio", "to", "from", "when", "operation", "source", "hosts",
+        "key", "values", "notValues", "targetRefs", "paths", "requestPrincipals"]), inner, max_size=4),
+    max_leaves=25)
+
+
+@settings(max_examples=100, deadline=None)
+@given(specs=st.lists(_JUNK, max_size=4))
+def test_junk_policies_on_real_routes_never_raise(specs: list[Any]) -> None:
+    junk = [{"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+             "metadata": {"name": f"p{i}", "namespace": "istio-system"}, "spec": s} for i, s in enumerate(specs)]
+    for _, _, _, message, _ in judge(TWO_ROUTES + junk):
+        assert message.startswith(LEAD)

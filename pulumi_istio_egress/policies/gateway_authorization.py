@@ -31,7 +31,9 @@ invalid on every chain (``model.New``). A policy without rules allows nothing
 (``rbacPolicyMatchNever``).
 
 **Whether a rule can allow the route.** Its ``connection.sni`` values must match the SNI the
-gateway sees (the host, on every server with ``tls``; none on a plain HTTP server), and on an
+gateway sees (taken to be the host on every server with ``tls``: the app's own TLS, or the mTLS
+leg whose SNI the subset's DestinationRule sets to the host, as EgressRoute and Istio's docs do;
+none on a plain HTTP server), and on an
 HTTP chain its ``hosts`` must match the ``:authority`` the apps send: ``h`` and ``h:<port>``
 (Istio's security best practice is ``[h, "h:*"]``; ``HostMatcher`` in
 pilot/pkg/security/authz/matcher, case-insensitive). Source conditions are the point of an ALLOW
@@ -235,7 +237,7 @@ def _excludes(policy: Manifest, route: Route) -> list[tuple[str, str]] | None:
         if reason is None:
             return None
         why.append(reason)
-    return why
+    return why or [("spec.rules", "istiod skips each of its rules (none is a mapping), so it allows nothing")]
 
 
 def _rule_excludes(rule: dict[str, Any], path: str, route: Route) -> tuple[str, str] | None:
