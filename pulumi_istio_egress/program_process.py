@@ -23,8 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .cli.render import RenderedObject, RenderError
 from .redaction import from_json, to_json
-from .render import RenderedObject, RenderError
 
 __all__ = ["RENDER_TIMEOUT", "render_in_child"]
 
@@ -95,7 +95,7 @@ def render_in_child(
     timeout: float = RENDER_TIMEOUT,
     progress: Callable[[int], None] | None = None,
 ) -> list[RenderedObject]:
-    """:func:`render.render_program` in a child process; :class:`RenderError` on any failure.
+    """:func:`cli.render.render_program` in a child process; :class:`RenderError` on any failure.
 
     ``progress`` is called (from a reader thread) with the running count of objects declared.
     """
@@ -152,7 +152,7 @@ def _child(argv: list[str]) -> None:
     os.set_inheritable(fd, False)  # programs' own subprocesses must not get the result pipe
     os.dup2(2, 1)  # prints to stdout (fd 1, even from C code) go to stderr, never into results
     request: dict[str, Any] = json.loads(argv[1])
-    from .render import render_program
+    from .cli.render import render_program
 
     def progress(count: int) -> None:
         _write_all(fd, b"P %d\n" % count)

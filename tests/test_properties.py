@@ -15,11 +15,10 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import pulumi
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from mocking import Recording, RecordingMonitor, Registered
+from mocking import Registered, run
 from strategies import (
     SECRET_KEY,
     config_maps,
@@ -43,12 +42,12 @@ from pulumi_istio_egress import (
     program_process,
     route_manifests,
 )
-from pulumi_istio_egress.analyzer import UNKNOWN, PolicyPackProcess, Resource, Secret, reconcile_config
+from pulumi_istio_egress.cli.pack_client import UNKNOWN, PolicyPackProcess, Resource, Secret, reconcile_config
+from pulumi_istio_egress.cli.render import RenderError, to_yaml
 from pulumi_istio_egress.component import TYPE_TOKEN
 from pulumi_istio_egress.conformance import CrdSet
 from pulumi_istio_egress.findings import Manifest
 from pulumi_istio_egress.policies import RESOURCE_RULES, STACK_RULES
-from pulumi_istio_egress.render import RenderError, to_yaml
 from pulumi_istio_egress.webhook import webhook_findings
 
 ROOT = Path(__file__).parents[1]
@@ -153,19 +152,15 @@ def test_any_gateway_service_the_validator_accepts_is_one_the_policies_accept(
 
 def register(args: Any) -> tuple[list[Registered], BaseException | None]:
     """Declare one EgressRoute under fresh mocks; what was registered, and what the declaration raised."""
-    recording = Recording()
-    pulumi.runtime.set_mocks(recording, preview=False, monitor=RecordingMonitor(recording))
     raised: list[BaseException] = []
 
-    @pulumi.runtime.test  # type: ignore[misc]
-    def body() -> None:
+    def program() -> None:
         try:
             EgressRoute("r", args)
         except Exception as error:  # recorded, then judged outside Pulumi's runtime
             raised.append(error)
 
-    body()
-    return recording.resources, raised[0] if raised else None
+    return run(program).resources, raised[0] if raised else None
 
 
 @bounded(25)
@@ -311,7 +306,7 @@ def test_pack_survives_malformed_unknown_and_secret_values(pack: PolicyPackProce
 
 # --- determinism --------------------------------------------------------------------------------------
 
-_RENDER = ("import sys; from pulumi_istio_egress.render import render_program, to_yaml; "
+_RENDER = ("import sys; from pulumi_istio_egress.cli.render import render_program, to_yaml; "
            "sys.stdout.buffer.write(to_yaml(o.manifest for o in render_program(sys.argv[1], stack='dev')).encode())")
 
 

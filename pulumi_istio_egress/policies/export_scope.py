@@ -19,6 +19,7 @@ from collections.abc import Iterator
 
 from ..findings import Finding, Manifest
 from .objects import MESH, destination_rule_tls, exported_to, kind_of, spec, strings
+from .remediations import export_to_private
 from .rule import Config, ResourceRule
 
 FIX = "set exportTo to '.' and the client namespaces that need it"
@@ -76,4 +77,5 @@ RULE = ResourceRule(
     severity="medium",
     enforcement="mandatory",
     check=check,
+    remediate=export_to_private,
 )
