@@ -61,16 +61,16 @@ ORIGINATION = {"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule"
 
 @pytest.mark.parametrize(("export", "expected"), [
     (None, [Finding("spec.exportTo", None, "unset exportTo exports the object to every namespace",
-                    export_scope.FIX_GATEWAY_ONLY)]),
+                    export_scope.FIX_ORIGINATING)]),
     (["*"], [Finding("spec.exportTo[0]", "*", "'*' exports the object to every namespace",
-                     export_scope.FIX_GATEWAY_ONLY)]),
+                     export_scope.FIX_ORIGINATING)]),
     (".", [Finding("spec.exportTo", ".", "an exportTo without namespace names (read as unset) exports the object "
-                   "to every namespace", export_scope.FIX_GATEWAY_ONLY)]),
+                   "to every namespace", export_scope.FIX_ORIGINATING)]),
     (["."], []),
 ], ids=["unset", "star", "not-a-list", "scoped"])
-def test_export_to_scoped_tells_an_originating_rule_to_stay_with_the_gateway(export: Any,
+def test_export_to_scoped_gives_an_originating_rule_its_own_fix(export: Any,
                                                                               expected: list[Finding]) -> None:
-    # It owns the fact now, so its fix must be right for an object clients must not see.
+    # It owns the fact now, so its fix must not send clients a rule only the gateway may see.
     manifest = {**ORIGINATION, "spec": {**ORIGINATION["spec"], "exportTo": export}}
     assert list(export_scope.check(manifest, {})) == expected
 

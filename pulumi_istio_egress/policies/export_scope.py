@@ -24,8 +24,9 @@ from .rule import Config, ResourceRule
 
 FIX = "set exportTo to '.' and the client namespaces that need it"
 FIX_STAR = "list '.' and the client namespaces that need it instead"
-FIX_GATEWAY_ONLY = ("set exportTo to ['.'] and keep it in the egress gateway's namespace: only the gateway needs it, "
-                    "and sidecars that see it would originate TLS themselves")
+FIX_ORIGINATING = ("set exportTo to ['.'] where the egress gateway originates TLS (only the gateway needs the rule, "
+                   "and sidecars that see it would originate TLS themselves); list client namespaces only when their "
+                   "sidecars originate")
 
 
 def is_egress(manifest: Manifest) -> bool:
@@ -57,18 +58,19 @@ def reports_everywhere(manifest: Manifest) -> bool:
 def check(manifest: Manifest, config: Config) -> Iterator[Finding]:
     if not reports_everywhere(manifest):
         return
-    # An originating DestinationRule is the gateway's alone: no client namespace needs it.
-    gateway_only = kind_of(manifest) == "DestinationRule" and not _for_gateway(manifest)
+    # An originating DestinationRule is the gateway's alone when the gateway originates; the
+    # object alone cannot tell that from origination at the sidecar, so the fix names both.
+    originating = kind_of(manifest) == "DestinationRule" and not _for_gateway(manifest)
     raw = spec(manifest).get("exportTo")
     stars = [(i, entry) for i, entry in strings(raw) if entry == "*"]
     for i, entry in stars:
         yield Finding(f"spec.exportTo[{i}]", entry, "'*' exports the object to every namespace",
-                      FIX_GATEWAY_ONLY if gateway_only else FIX_STAR)
+                      FIX_ORIGINATING if originating else FIX_STAR)
     if not stars:
         what = ("unset exportTo" if raw is None or raw == [] else
                 "an exportTo without namespace names (read as unset)")
         yield Finding("spec.exportTo", raw, f"{what} exports the object to every namespace",
-                      FIX_GATEWAY_ONLY if gateway_only else FIX)
+                      FIX_ORIGINATING if originating else FIX)
 
 
 RULE = ResourceRule(
