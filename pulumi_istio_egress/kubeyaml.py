@@ -22,7 +22,9 @@ would give it:
 * excessive aliasing is refused with go-yaml v2's own ratio rule (``decoder.unmarshal``).
 
 Beyond that, checks that the API server would make before anything is stored: an object's JSON
-past the request body limit, ``metadata.name``/``namespace`` past their lengths. Nesting deeper
+past the request body limit, ``metadata.name``/``namespace`` and label keys and values past
+their lengths, and (in Istio objects) hosts longer than Istio's 255 characters, so no rule ever
+sees one. Nesting deeper
 than :data:`MAX_DEPTH` is refused too (kubectl would send it; the rules here are recursive, and a
 refusal exits 2 rather than passing). Every step is linear in the size of the input.
 """
@@ -49,6 +51,11 @@ MAX_DEPTH = 100
 """Deepest nesting of mappings and lists accepted (Istio objects need about 15)."""
 MAX_NAME = 253  # apimachinery ValidateObjectMeta: names are DNS subdomains (custom resources too)
 MAX_NAMESPACE = 63  # namespaces are DNS labels
+MAX_LABEL_VALUE = 63  # apimachinery validation.IsValidLabelValue
+MAX_LABEL_PREFIX = 253  # apimachinery validation.IsQualifiedName: `prefix/name`, prefix a DNS subdomain
+MAX_LABEL_NAME = 63
+MAX_HOST = 255  # Istio pkg/config/validation/agent checkDNS1123Preconditions: "domain name too long (max 255)"
+_ISTIO_GROUPS = ("networking.istio.io/", "security.istio.io/")
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # C parser and composer when built in
 
@@ -429,7 +436,49 @@ def _checked(manifest: dict[str, Any], place: str) -> dict[str, Any]:
                     f"{place}: metadata.{key} is {len(value)} characters long; Kubernetes allows {limit}"
                     f" (got {_shorten(value)})"
                 )
+    if isinstance(metadata, dict) and isinstance(metadata.get("labels"), dict):
+        for key, value in metadata["labels"].items():
+            prefix, _, name = key.rpartition("/")
+            for what, text, limit in (
+                (f"the label key {_shorten(key)}'s prefix", prefix, MAX_LABEL_PREFIX),
+                (f"the label key {_shorten(key)}'s name", name, MAX_LABEL_NAME),
+                (f"the value of label {_shorten(key)}", value if isinstance(value, str) else "", MAX_LABEL_VALUE),
+            ):
+                if len(text) > limit:
+                    raise ManifestError(
+                        f"{place}: metadata.labels: {what} is {len(text)} characters long; Kubernetes allows {limit}"
+                    )
+    if str(manifest.get("apiVersion")).startswith(_ISTIO_GROUPS):
+        for path, host in _hosts(manifest.get("spec")):
+            if len(host) > MAX_HOST:
+                raise ManifestError(
+                    f"{place}: {path} is a host of {len(host)} characters; Istio allows {MAX_HOST}"
+                    f" (got {_shorten(host)})"
+                )
     return manifest
+
+
+def _hosts(spec: Any) -> Iterator[tuple[str, str]]:
+    """``(path, host)`` of every ``host: x`` and ``hosts: [x]`` string under ``spec``, any depth, iteratively.
+
+    Covers ServiceEntry/VirtualService ``hosts``, DestinationRule ``host``, route destinations, Gateway
+    and Sidecar ``namespace/host`` entries (the host is the part after the ``/``).
+    """
+    stack: list[tuple[str, Any]] = [("spec", spec)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key == "host" and isinstance(item, str):
+                    yield f"{path}.host", item
+                elif key == "hosts" and isinstance(item, list):
+                    for index, host in enumerate(item):
+                        if isinstance(host, str):
+                            yield f"{path}.hosts[{index}]", host.rpartition("/")[2]
+                else:
+                    stack.append((f"{path}.{key}", item))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{index}]", item) for index, item in enumerate(value))
 
 
 def read(text: str) -> list[ManifestItem]:
