@@ -156,7 +156,7 @@ def _load_inputs(
     read as kubectl reads them. ``programs`` False leaves programs out; ``files`` caches what
     each file held, so a second call does not read it again."""
     from .analyzer import Resource
-    from .kubeyaml import ManifestError, read
+    from .kubeyaml import ManifestError, limit_problem, read
     from .report import Subject
 
     loaded: list[tuple[Resource, Subject]] = []
@@ -164,6 +164,8 @@ def _load_inputs(
         path = Path(item)
         if path.is_dir():
             for obj in _render(item, stack) if programs else ():
+                if (problem := limit_problem(obj.manifest, f"resource {obj.pulumi_name!r}")) is not None:
+                    raise UsageError(f"{item}: {problem}")  # as for YAML: no rule sees what Istio refuses
                 resource = Resource(type=obj.pulumi_type, name=obj.pulumi_name, props=obj.manifest,
                                     urn=obj.urn, parent=obj.parent_urn)
                 loaded.append((resource, Subject(object_ref(obj.manifest), item)))

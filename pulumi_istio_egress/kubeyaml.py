@@ -37,13 +37,22 @@ import json
 import math
 import re
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
-__all__ = ["MAX_DEPTH", "MAX_REQUEST_BYTES", "ManifestError", "ManifestItem", "expand", "load_documents", "read"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_REQUEST_BYTES",
+    "ManifestError",
+    "ManifestItem",
+    "expand",
+    "limit_problem",
+    "load_documents",
+    "read",
+]
 
 MAX_REQUEST_BYTES = 3 * 1024 * 1024
 """kube-apiserver's default limit on a request body (``MaxRequestBodyBytes``, 3 MiB)."""
@@ -415,8 +424,8 @@ def expand(number: int, document: Any) -> Iterator[ManifestItem]:
         yield ManifestItem(_checked(_object(item, where), where), where)
 
 
-def _checked(manifest: dict[str, Any], place: str) -> dict[str, Any]:
-    """Refuse what the API server refuses before it looks at the object's kind."""
+def _checked(manifest: dict[str, Any], place: str, quote: Callable[[str], str] = _shorten) -> dict[str, Any]:
+    """Refuse what the API server refuses before it looks at the object's kind; ``quote`` shows values."""
     try:
         size = len(json.dumps(manifest, allow_nan=False, separators=(",", ":")))
     except ValueError:
@@ -434,15 +443,15 @@ def _checked(manifest: dict[str, Any], place: str) -> dict[str, Any]:
             if isinstance(value, str) and len(value) > limit:
                 raise ManifestError(
                     f"{place}: metadata.{key} is {len(value)} characters long; Kubernetes allows {limit}"
-                    f" (got {_shorten(value)})"
+                    f" (got {quote(value)})"
                 )
     if isinstance(metadata, dict) and isinstance(metadata.get("labels"), dict):
         for key, value in metadata["labels"].items():
             prefix, _, name = key.rpartition("/")
             for what, text, limit in (
-                (f"the label key {_shorten(key)}'s prefix", prefix, MAX_LABEL_PREFIX),
-                (f"the label key {_shorten(key)}'s name", name, MAX_LABEL_NAME),
-                (f"the value of label {_shorten(key)}", value if isinstance(value, str) else "", MAX_LABEL_VALUE),
+                (f"the label key {quote(key)}'s prefix", prefix, MAX_LABEL_PREFIX),
+                (f"the label key {quote(key)}'s name", name, MAX_LABEL_NAME),
+                (f"the value of label {quote(key)}", value if isinstance(value, str) else "", MAX_LABEL_VALUE),
             ):
                 if len(text) > limit:
                     raise ManifestError(
@@ -453,7 +462,7 @@ def _checked(manifest: dict[str, Any], place: str) -> dict[str, Any]:
             if len(host) > MAX_HOST:
                 raise ManifestError(
                     f"{place}: {path} is a host of {len(host)} characters; Istio allows {MAX_HOST}"
-                    f" (got {_shorten(host)})"
+                    f" (got {quote(host)})"
                 )
     return manifest
 
@@ -479,6 +488,22 @@ def _hosts(spec: Any) -> Iterator[tuple[str, str]]:
                     stack.append((f"{path}.{key}", item))
         elif isinstance(value, list):
             stack.extend((f"{path}[{index}]", item) for index, item in enumerate(value))
+
+
+def limit_problem(manifest: dict[str, Any], place: str) -> str | None:
+    """What :func:`read` would refuse in an object that did not come from YAML (a program's), else None.
+
+    Lengths are those of the secret values too (the pack sees them); the message never quotes one.
+    """
+    from .redaction import REDACTED, reveal, scrub, secret_texts
+
+    secrets = secret_texts([manifest])
+    try:
+        # With secrets inside, no value is quoted: a shortened quote would escape the scrubbing.
+        _checked(reveal(manifest), place, quote=(lambda _text: repr(REDACTED)) if secrets else _shorten)
+    except ManifestError as exc:
+        return scrub(str(exc), secrets)
+    return None
 
 
 def read(text: str) -> list[ManifestItem]:

@@ -206,3 +206,20 @@ def test_check_names_the_file_for_an_over_long_host(tmp_path: Path, capsys: pyte
     path.write_text((HOSTILE / "limits" / "se-host.yaml").read_text().replace("HOST256", H256))
     assert cli.main(["check", str(path), "--policy-pack", str(Path(__file__).parents[1] / "policy")]) == 2
     assert capsys.readouterr().err == f"error: {path}: {LIMITS[0][1]}\n"
+
+
+PROGRAM_LIMITS = [
+    ("plain", f"resource 'plain': spec.hosts[0] is a host of 256 characters; Istio allows 255 (got '{'h' * 57}...')"),
+    # The secret host is counted, never quoted (a shortened quote would escape the scrubbing).
+    ("secret", "resource 'secret': spec.hosts[0] is a host of 256 characters; Istio allows 255 (got '[secret]')"),
+]
+
+
+@pytest.mark.parametrize(("which", "message"), PROGRAM_LIMITS, ids=[w for w, _ in PROGRAM_LIMITS])
+def test_a_programs_objects_meet_the_same_limits(
+    which: str, message: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOSTILE_WHICH", which)
+    program = PROGRAMS / "long-host"
+    assert cli.main(["check", str(program), "--policy-pack", str(Path(__file__).parents[1] / "policy")]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == f"error: {program}: {message}"
