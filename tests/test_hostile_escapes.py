@@ -138,6 +138,9 @@ def killed_at(directory: Path, call: int) -> int:
 def test_a_run_killed_in_the_middle_of_the_swap_is_rolled_back_by_the_next(call: int, tmp_path: Path) -> None:
     before = old_set(tmp_path)
     assert killed_at(tmp_path, call) == 9
+    # Until the recovery, a name holds a whole old or a whole new file, never a partial one.
+    assert all(content in (OLD.get(name), NEW.get(name), before.get(name), None)
+               for name, content in contents(tmp_path).items() if not name.startswith("."))
     recover(tmp_path)
     assert contents(tmp_path) == before
     write_output_dir(tmp_path, NEW)
@@ -223,3 +226,26 @@ def test_a_programs_objects_meet_the_same_limits(
     program = PROGRAMS / "long-host"
     assert cli.main(["check", str(program), "--policy-pack", str(Path(__file__).parents[1] / "policy")]) == 2
     assert capsys.readouterr().err.splitlines()[-1] == f"error: {program}: {message}"
+
+
+PACK = str(Path(__file__).parents[1] / "policy")
+
+
+@pytest.mark.parametrize("form", ["text", "json", "sarif"])
+def test_a_huge_value_is_quoted_shortened_in_every_report(
+    form: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Once a 10 MB host gave 104 MB of messages; values are quoted at most 200 characters.
+    path = tmp_path / "long-value.yaml"
+    path.write_text((HOSTILE / "limits" / "long-value.yaml").read_text().replace("LONG", "x" * 500_000))
+    assert cli.main(["check", str(path), "--policy-pack", PACK, "--format", form]) == 1
+    out = capsys.readouterr().out
+    assert (len(out) < 20_000, "(500000 characters)" in out) == (True, True)
+
+
+def test_an_object_declared_twice_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    path = HOSTILE / "limits" / "declared-twice.yaml"
+    assert cli.main(["check", str(path), "--policy-pack", PACK]) == 2
+    assert capsys.readouterr().err == (
+        "error: the same object is declared twice: urn:pulumi:stack::project::kubernetes:core/v1:ConfigMap::"
+        "payments/twice\n")
