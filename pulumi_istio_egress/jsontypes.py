@@ -46,3 +46,10 @@ def whole_number(value: Any) -> int | None:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return None
+
+
+def printed_integer(value: float) -> int | None:
+    """The integer Go prints for an integral float64 below 1e21, in JSON (``encoding/json``) and
+    with ``%v`` alike (``150.0`` -> ``150``, ``1e3`` -> ``1000``); None for fractions, infinities
+    and NaN, and from 1e21 on, where both write an exponent (``1e+21``)."""
+    return int(value) if value.is_integer() and abs(value) < 1e21 else None

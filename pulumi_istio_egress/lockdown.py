@@ -31,11 +31,11 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
+from .fields import EgressRouteError, parse_names, parse_port
 from .findings import Manifest
 from .lockdown_args import EgressLockdownArgs, InClusterEgress
-from .manifests import MANAGED_BY, NETWORKING
+from .manifests import MANAGED_BY, NETWORKING, ObjectKey
 from .names import dns1123_label_problem, label_key_problem, label_value_problem
-from .route import EgressRouteError, _names, _port
 
 NETWORK_POLICY_API = "networking.k8s.io/v1"
 NAME = "egress-lockdown"
@@ -171,7 +171,7 @@ def _namespace(field: str, value: Any, fix: str) -> str:
 
 
 def _namespaces(field: str, value: Any) -> tuple[str, ...]:
-    return _lockdown_error(lambda: _names(field, value, dns1123_label_problem, "e.g. ['shared-services']"))
+    return _lockdown_error(lambda: parse_names(field, value, dns1123_label_problem, "e.g. ['shared-services']"))
 
 
 def _in_cluster(value: Any) -> InClusterEgress:
@@ -190,7 +190,7 @@ def _ports(field: str, value: Any, default: tuple[int, ...]) -> tuple[int, ...]:
         raise EgressLockdownError(field, value, "it is not a non-empty list of port numbers", f"pass a list, {example}")
     ports: list[int] = []
     for item in value:
-        port = _lockdown_error(partial(_port, field, item, default[0]))
+        port = _lockdown_error(partial(parse_port, field, item, default[0]))
         if port in ports:
             raise EgressLockdownError(field, port, "it is listed twice", "list each port once")
         ports.append(port)
@@ -255,26 +255,28 @@ def _cidr(item: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
 OBJECT_KEYS = ("networkpolicy", "sidecar")
 
 
-def object_keys(sidecar: bool) -> list[tuple[str, str, str]]:
-    """(key, apiVersion, kind) of the lockdown's objects, in ``lockdown_manifests`` order."""
-    keys = [("networkpolicy", NETWORK_POLICY_API, "NetworkPolicy")]
-    if sidecar:
-        keys.append(("sidecar", NETWORKING, "Sidecar"))
-    return keys
+def lockdown_table(with_sidecar: bool) -> list[tuple[ObjectKey, Callable[[Lockdown], Manifest]]]:
+    """The lockdown's objects, in apply order: the NetworkPolicy, then (unless opted out) the Sidecar."""
+    table: list[tuple[ObjectKey, Callable[[Lockdown], Manifest]]] = [
+        (ObjectKey("networkpolicy", NETWORK_POLICY_API, "NetworkPolicy"), network_policy)]
+    if with_sidecar:
+        table.append((ObjectKey("sidecar", NETWORKING, "Sidecar"), sidecar))
+    return table
+
+
+def object_keys(with_sidecar: bool) -> list[ObjectKey]:
+    """The lockdown's keys, from ``sidecar`` alone."""
+    return [key for key, _ in lockdown_table(with_sidecar)]
 
 
 def keyed_manifests(lockdown: Lockdown) -> dict[str, Manifest]:
-    """``lockdown_manifests`` by their ``object_keys`` key."""
-    keys = [key for key, _, _ in object_keys(lockdown.sidecar)]
-    return dict(zip(keys, lockdown_manifests(lockdown), strict=True))
+    """The lockdown's manifests by key, from the same table its keys come from."""
+    return {key.key: make(lockdown) for key, make in lockdown_table(lockdown.sidecar)}
 
 
 def lockdown_manifests(lockdown: Lockdown) -> list[Manifest]:
     """The NetworkPolicy, then (unless opted out) the Sidecar."""
-    objects = [network_policy(lockdown)]
-    if lockdown.sidecar:
-        objects.append(sidecar(lockdown))
-    return objects
+    return list(keyed_manifests(lockdown).values())
 
 
 def _metadata(lockdown: Lockdown) -> dict[str, Any]:

@@ -16,15 +16,17 @@ Placement, and why:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any, NamedTuple
 
+from .args import TlsMode
 from .findings import Manifest
+from .names import MESH
 from .route import GATEWAY_HTTP_PORT, GATEWAY_TLS_PORT, Route
 
 NETWORKING = "networking.istio.io/v1"
 SECURITY = "security.istio.io/v1"
-MESH = "mesh"
 
 
 class ObjectKey(NamedTuple):
@@ -35,39 +37,78 @@ class ObjectKey(NamedTuple):
     kind: str
 
 
+class Shape(NamedTuple):
+    """The fields that decide which objects a route has. A component reads them from its raw
+    arguments, which must be plain for these, so it can register its children before other inputs
+    (Outputs) resolve; ``Shape.of`` reads the same from a parsed ``Route``."""
+
+    mode: TlsMode
+    client_namespaces: tuple[str, ...]
+    authorization_policy: bool
+    terminates: bool = False
+    """Termination is asked for (the Secret's name itself may be an Output)."""
+    creates_waypoint: bool = False
+
+    @property
+    def originates(self) -> bool:
+        return self.mode is not TlsMode.PASSTHROUGH
+
+    @property
+    def app_tls(self) -> bool:
+        """As ``Route.app_tls``: apps speak TLS (PASSTHROUGH, or the gateway terminates)."""
+        return not self.originates or self.terminates
+
+    @classmethod
+    def of(cls, route: Route) -> Shape:
+        return cls(route.mode, route.client_namespaces, route.authorization_policy, route.terminates,
+                   route.creates_waypoint)
+
+
+# Keys every flavour uses the same way: Pulumi child names, so they never change.
+SERVICE_ENTRY = ObjectKey("serviceentry", NETWORKING, "ServiceEntry")
+ORIGINATION = ObjectKey("origination-destinationrule", NETWORKING, "DestinationRule")
+AUTHORIZATION = ObjectKey("authorizationpolicy", SECURITY, "AuthorizationPolicy")
+
+Build = Callable[[Route], Manifest]
+Table = list[tuple[ObjectKey, Build]]
+"""A flavour's objects for one shape, in apply order: each key with how to build its manifest."""
+
+
+def build_table(table_of: Callable[[Shape], Table], route: Route) -> dict[str, Manifest]:
+    """Every object of ``route`` by key, from the same table its keys come from."""
+    return {key.key: make(route) for key, make in table_of(Shape.of(route))}
+
+
+def object_table(shape: Shape) -> Table:
+    """The ISTIO flavour's objects: ServiceEntries first, AuthorizationPolicy last."""
+    table: Table = [(SERVICE_ENTRY, service_entry)]
+    table += [(ObjectKey(f"serviceentry-{ns}", NETWORKING, "ServiceEntry"), partial(client_service_entry, namespace=ns))
+              for ns in shape.client_namespaces]
+    table.append((ObjectKey("gateway", NETWORKING, "Gateway"), gateway))
+    table += [(ObjectKey(f"gateway-destinationrule-{ns}", NETWORKING, "DestinationRule"),
+               partial(gateway_destination_rule, namespace=ns)) for ns in shape.client_namespaces]
+    if shape.originates:
+        table.append((ORIGINATION, origination_destination_rule))
+    table.append((ObjectKey("virtualservice", NETWORKING, "VirtualService"), virtual_service))
+    if shape.authorization_policy:
+        table.append((AUTHORIZATION, authorization_policy))
+    return table
+
+
 def object_keys(originates: bool, client_namespaces: Sequence[str], authorization_policy: bool) -> list[ObjectKey]:
-    """The route's objects in ``route_manifests`` order, from only the fields that decide which
-    exist, so a component can register its children before other inputs (Outputs) resolve."""
-    keys = [ObjectKey("serviceentry", NETWORKING, "ServiceEntry")]
-    keys += [ObjectKey(f"serviceentry-{ns}", NETWORKING, "ServiceEntry") for ns in client_namespaces]
-    keys.append(ObjectKey("gateway", NETWORKING, "Gateway"))
-    keys += [ObjectKey(f"gateway-destinationrule-{ns}", NETWORKING, "DestinationRule") for ns in client_namespaces]
-    if originates:
-        keys.append(ObjectKey("origination-destinationrule", NETWORKING, "DestinationRule"))
-    keys.append(ObjectKey("virtualservice", NETWORKING, "VirtualService"))
-    if authorization_policy:
-        keys.append(ObjectKey("authorizationpolicy", SECURITY, "AuthorizationPolicy"))
-    return keys
+    """The ISTIO flavour's keys from the fields that decide them (the table's keys)."""
+    mode = TlsMode.SIMPLE if originates else TlsMode.PASSTHROUGH  # only "originates" matters here
+    return [key for key, _ in object_table(Shape(mode, tuple(client_namespaces), authorization_policy))]
 
 
 def keyed_manifests(route: Route) -> dict[str, Manifest]:
-    """``route_manifests`` by their ``object_keys`` key."""
-    keys = object_keys(route.originates, route.client_namespaces, route.authorization_policy)
-    return {key.key: manifest for key, manifest in zip(keys, route_manifests(route), strict=True)}
+    """Every object the route needs, by key, in apply order."""
+    return build_table(object_table, route)
 
 
 def route_manifests(route: Route) -> list[Manifest]:
     """Every object the route needs, in apply order (ServiceEntries first, AuthorizationPolicy last)."""
-    objects = [service_entry(route)]
-    objects += [client_service_entry(route, namespace) for namespace in route.client_namespaces]
-    objects.append(gateway(route))
-    objects += [gateway_destination_rule(route, namespace) for namespace in route.client_namespaces]
-    if route.originates:
-        objects.append(origination_destination_rule(route))
-    objects.append(virtual_service(route))
-    if route.authorization_policy:
-        objects.append(authorization_policy(route))
-    return objects
+    return list(keyed_manifests(route).values())
 
 
 MANAGED_BY = "pulumi-istio-egress"
@@ -88,19 +129,20 @@ def _object(route: Route, api_version: str, kind: str, name: str, spec: dict[str
     }
 
 
+def client_principals(route: Route) -> list[str]:
+    """The SPIFFE principals of the route's ``client_service_accounts`` (``namespace/name``)."""
+    return [f"{route.trust_domain}/ns/{ns}/sa/{sa}"
+            for ns, sa in (account.split("/", 1) for account in route.client_service_accounts)]
+
+
 def _clients(route: Route) -> list[str]:
     """exportTo for objects sidecars must see: the gateway's own namespace and the clients'."""
     return [".", *(ns for ns in route.client_namespaces if ns != route.gateway_namespace)]
 
 
-def _app_port(route: Route) -> int:
-    """The port apps connect to: the TLS port, or the plain HTTP port under origination."""
-    return route.http_port if route.http_port is not None else route.port
-
-
 def _gateway_port(route: Route) -> int:
     """The gateway listener: 443 when the app's TLS arrives there, 80 for mTLS-wrapped HTTP."""
-    return GATEWAY_HTTP_PORT if route.http_port is not None else GATEWAY_TLS_PORT
+    return GATEWAY_TLS_PORT if route.app_tls else GATEWAY_HTTP_PORT
 
 
 def _external_service_entry(route: Route, namespace: str, port: Manifest) -> Manifest:
@@ -130,8 +172,8 @@ def client_service_entry(route: Route, namespace: str) -> Manifest:
 
     Under origination that is the plain HTTP port; the host's TLS port is left out, because a
     sidecar that sees a TLS port with no route sends it straight to the host (istio tls.go)."""
-    port = ({"number": route.http_port, "name": f"http-{route.http_port}", "protocol": "HTTP"}
-            if route.http_port is not None else _host_port(route))
+    port = (_host_port(route) if route.app_tls
+            else {"number": route.app_port, "name": f"http-{route.app_port}", "protocol": "HTTP"})
     return _external_service_entry(route, namespace, port)
 
 
@@ -159,7 +201,7 @@ def gateway_destination_rule(route: Route, namespace: str) -> Manifest:
     """Sidecars' view of the gateway: the route's subset, mTLS-wrapped when the gateway expects it."""
     # With origination the leg is mTLS, and its SNI picks the gateway server for the host. Otherwise
     # it carries the app's own TLS: DISABLE keeps auto-mTLS from wrapping it a second time.
-    tls = {"mode": "ISTIO_MUTUAL", "sni": route.host} if route.http_port is not None else {"mode": "DISABLE"}
+    tls = {"mode": "DISABLE"} if route.app_tls else {"mode": "ISTIO_MUTUAL", "sni": route.host}
     subset = {"name": route.subset, "trafficPolicy": {"portLevelSettings": [{
         "port": {"number": _gateway_port(route)}, "tls": tls}]}}
     return _object(route, NETWORKING, "DestinationRule", route.name("gateway"), {
@@ -188,12 +230,12 @@ def origination_destination_rule(route: Route) -> Manifest:
 
 
 def virtual_service(route: Route) -> Manifest:
-    app_port, gw_port = _app_port(route), _gateway_port(route)
+    app_port, gw_port = route.app_port, _gateway_port(route)
     to_gateway = {"destination": {"host": route.gateway_service, "subset": route.subset,
                                   "port": {"number": gw_port}}}
     to_host = {"destination": {"host": route.host, "port": {"number": route.port}}}
     spec: dict[str, Any] = {"hosts": [route.host], "gateways": [MESH, route.gateway_ref]}
-    if route.http_port is None:
+    if route.app_tls:
         # The app speaks TLS: sidecars can only route it by SNI.
         spec["tls"] = [{"match": [{"gateways": [MESH], "port": app_port, "sniHosts": [route.host]}],
                         "route": [to_gateway]}]
@@ -220,9 +262,7 @@ def authorization_policy(route: Route) -> Manifest:
     deny every TCP route's plaintext sources. `connection.sni` is the mTLS leg's SNI, which the
     subset's DestinationRule sets to the host and which selects this route's gateway server."""
     if route.client_service_accounts:
-        source: dict[str, Any] = {"notPrincipals": [
-            f"{route.trust_domain}/ns/{ns}/sa/{sa}"
-            for ns, sa in (account.split("/", 1) for account in route.client_service_accounts)]}
+        source: dict[str, Any] = {"notPrincipals": client_principals(route)}
     else:
         source = {"notNamespaces": list(route.client_namespaces)}
     return _object(route, SECURITY, "AuthorizationPolicy", route.name(), {

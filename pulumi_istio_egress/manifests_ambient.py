@@ -26,7 +26,20 @@ from __future__ import annotations
 from typing import Any
 
 from .findings import Manifest
-from .manifests import NETWORKING, SECURITY, ObjectKey, _clients, _object
+from .manifests import (
+    AUTHORIZATION,
+    NETWORKING,
+    ORIGINATION,
+    SECURITY,
+    SERVICE_ENTRY,
+    ObjectKey,
+    Shape,
+    Table,
+    _clients,
+    _object,
+    build_table,
+    client_principals,
+)
 from .route import Route
 
 GATEWAY_API = "gateway.networking.k8s.io/v1"
@@ -40,32 +53,20 @@ USE_WAYPOINT_NAMESPACE = "istio.io/use-waypoint-namespace"
 HBONE_PORT = 15008
 
 
-def ambient_object_keys(originates: bool, creates_waypoint: bool, authorization_policy: bool) -> list[ObjectKey]:
-    """The ambient route's objects in ``ambient_manifests`` order, from the fields that decide them."""
-    keys = [ObjectKey("waypoint", GATEWAY_API, "Gateway")] if creates_waypoint else []
-    keys.append(ObjectKey("serviceentry", NETWORKING, "ServiceEntry"))
-    if originates:
-        keys.append(ObjectKey("origination-destinationrule", NETWORKING, "DestinationRule"))
-    if authorization_policy:
-        keys.append(ObjectKey("authorizationpolicy", SECURITY, "AuthorizationPolicy"))
-    return keys
+def ambient_table(shape: Shape) -> Table:
+    """Every object of an ambient route, in apply order (the waypoint first, the policy last)."""
+    table: Table = [(ObjectKey("waypoint", GATEWAY_API, "Gateway"), waypoint)] if shape.creates_waypoint else []
+    table.append((SERVICE_ENTRY, service_entry))
+    if shape.originates:
+        table.append((ORIGINATION, origination_destination_rule))
+    if shape.authorization_policy:
+        table.append((AUTHORIZATION, authorization_policy))
+    return table
 
 
 def ambient_keyed_manifests(route: Route) -> dict[str, Manifest]:
-    """``ambient_manifests`` by their ``ambient_object_keys`` key."""
-    keys = ambient_object_keys(route.originates, route.creates_waypoint, route.authorization_policy)
-    return {key.key: manifest for key, manifest in zip(keys, ambient_manifests(route), strict=True)}
-
-
-def ambient_manifests(route: Route) -> list[Manifest]:
-    """Every object of an ambient route, in apply order (the waypoint first, the policy last)."""
-    objects = [waypoint(route)] if route.creates_waypoint else []
-    objects.append(service_entry(route))
-    if route.originates:
-        objects.append(origination_destination_rule(route))
-    if route.authorization_policy:
-        objects.append(authorization_policy(route))
-    return objects
+    """Every object of an ambient route by key, in apply order."""
+    return build_table(ambient_table, route)
 
 
 def _waypoint_name(route: Route) -> str:
@@ -90,10 +91,10 @@ def service_entry(route: Route) -> Manifest:
     """The external host, bound to the waypoint. Under origination apps send plain HTTP to
     ``http_port`` and ``targetPort`` sends it on to the host's TLS port; the ServiceEntry shows no
     TLS port, so nothing reaches the host except through origination."""
-    if route.http_port is None:
+    if route.app_tls:
         ports = [{"number": route.port, "name": f"tls-{route.port}", "protocol": "TLS"}]
     else:
-        ports = [{"number": route.http_port, "name": f"http-{route.http_port}", "protocol": "HTTP",
+        ports = [{"number": route.app_port, "name": f"http-{route.app_port}", "protocol": "HTTP",
                   "targetPort": route.port}]
     manifest = _object(route, NETWORKING, "ServiceEntry", route.name(), {
         "hosts": [route.host],
@@ -137,9 +138,7 @@ def authorization_policy(route: Route) -> Manifest:
     the waypoint's TCP chains too.
     """
     if route.client_service_accounts:
-        source: dict[str, Any] = {"principals": [
-            f"{route.trust_domain}/ns/{ns}/sa/{sa}"
-            for ns, sa in (account.split("/", 1) for account in route.client_service_accounts)]}
+        source: dict[str, Any] = {"principals": client_principals(route)}
     else:
         source = {"namespaces": list(route.client_namespaces)}
     return _object(route, SECURITY, "AuthorizationPolicy", route.name(), {

@@ -28,8 +28,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .args import TlsMode
 from .findings import Manifest
-from .manifests import NETWORKING, SECURITY, ObjectKey, _clients, _object, origination_destination_rule
+from .manifests import (
+    AUTHORIZATION,
+    NETWORKING,
+    ORIGINATION,
+    SECURITY,
+    SERVICE_ENTRY,
+    ObjectKey,
+    Shape,
+    Table,
+    _clients,
+    _object,
+    build_table,
+    client_principals,
+    origination_destination_rule,
+)
 from .names import object_name
 from .route import GATEWAY_HTTP_PORT, GATEWAY_TLS_PORT, Route
 
@@ -45,55 +60,32 @@ SERVICE_TYPE_ANNOTATION = "networking.istio.io/service-type"  # else Istio makes
 TERMINATE_MODE_OPTION = "gateway.istio.io/tls-terminate-mode"
 
 
-def gateway_api_object_keys(originates: bool, terminates: bool, mutual: bool,
-                            authorization_policy: bool) -> list[ObjectKey]:
-    """The objects of a GATEWAY_API route, in ``gateway_api_manifests`` order, from the fields that
-    decide which exist (whether termination is asked for, not the Secret's name, which may be an Output)."""
-    app_tls = not originates or terminates
-    keys = [ObjectKey("serviceentry", NETWORKING, "ServiceEntry")]
-    if not app_tls:
-        keys.append(ObjectKey("upstream-serviceentry", NETWORKING, "ServiceEntry"))
-    keys += [
-        ObjectKey("gateway", GATEWAY_API, "Gateway"),
-        ObjectKey("gateway-destinationrule", NETWORKING, "DestinationRule"),
+def gateway_api_table(shape: Shape) -> Table:
+    """The objects of a GATEWAY_API route, in apply order."""
+    table: Table = [(SERVICE_ENTRY, client_service_entry)]
+    if not shape.app_tls:
+        table.append((ObjectKey("upstream-serviceentry", NETWORKING, "ServiceEntry"), upstream_service_entry))
+    table += [
+        (ObjectKey("gateway", GATEWAY_API, "Gateway"), gateway),
+        (ObjectKey("gateway-destinationrule", NETWORKING, "DestinationRule"), gateway_destination_rule),
     ]
-    if originates:
-        keys.append(ObjectKey("origination-destinationrule", NETWORKING, "DestinationRule"))
-    if mutual:
-        keys += [ObjectKey("role", RBAC, "Role"), ObjectKey("rolebinding", RBAC, "RoleBinding")]
-    keys += [
-        ObjectKey("mesh-route", GATEWAY_API, "TLSRoute" if app_tls else "HTTPRoute"),
-        ObjectKey("gateway-route", GATEWAY_API, "HTTPRoute" if originates else "TLSRoute"),
+    if shape.originates:
+        table.append((ORIGINATION, verified_origination))
+    if _reads_client_certificate(shape):
+        table += [(ObjectKey("role", RBAC, "Role"), credential_role),
+                  (ObjectKey("rolebinding", RBAC, "RoleBinding"), credential_role_binding)]
+    table += [
+        (ObjectKey("mesh-route", GATEWAY_API, "TLSRoute" if shape.app_tls else "HTTPRoute"), mesh_route),
+        (ObjectKey("gateway-route", GATEWAY_API, "HTTPRoute" if shape.originates else "TLSRoute"), gateway_route),
     ]
-    if authorization_policy:
-        keys.append(ObjectKey("authorizationpolicy", SECURITY, "AuthorizationPolicy"))
-    return keys
-
-
-def keys_for(route: Route) -> list[ObjectKey]:
-    return gateway_api_object_keys(route.originates, route.terminates, _reads_client_certificate(route),
-                                   route.authorization_policy)
+    if shape.authorization_policy:
+        table.append((AUTHORIZATION, authorization_policy))
+    return table
 
 
 def gateway_api_manifests(route: Route) -> dict[str, Manifest]:
     """Every object of the route by key, in apply order."""
-    objects: dict[str, Manifest] = {"serviceentry": client_service_entry(route)}
-    if route.http_port is not None:
-        objects["upstream-serviceentry"] = upstream_service_entry(route)
-    objects["gateway"] = gateway(route)
-    objects["gateway-destinationrule"] = gateway_destination_rule(route)
-    if route.originates:
-        objects["origination-destinationrule"] = verified_origination(route)
-    if _reads_client_certificate(route):
-        objects["role"] = credential_role(route)
-        objects["rolebinding"] = credential_role_binding(route)
-    objects["mesh-route"] = mesh_route(route)
-    objects["gateway-route"] = gateway_route(route)
-    if route.authorization_policy:
-        objects["authorizationpolicy"] = authorization_policy(route)
-    keys = [key.key for key in keys_for(route)]
-    assert list(objects) == keys, (list(objects), keys)  # the component registered children by these keys
-    return objects
+    return build_table(gateway_api_table, route)
 
 
 def gateway_name(route: Route) -> str:
@@ -109,22 +101,18 @@ def deployed_service(route: Route) -> str:
     return f"{deployed_name(route)}.{route.gateway_namespace}.svc.cluster.local"
 
 
-def _app_tls(route: Route) -> bool:
-    """The sidecar-to-gateway leg carries the app's own TLS (PASSTHROUGH, termination)."""
-    return route.http_port is None
-
-
 def _listener_port(route: Route) -> int:
     # As the ISTIO flavour: 443 where the app's TLS arrives, 80 for the mTLS-wrapped HTTP.
-    return GATEWAY_TLS_PORT if _app_tls(route) else GATEWAY_HTTP_PORT
+    return GATEWAY_TLS_PORT if route.app_tls else GATEWAY_HTTP_PORT
 
 
-def _reads_client_certificate(route: Route) -> bool:
-    """MUTUAL: the gateway's own proxy fetches the client key pair through SDS, which istiod grants
+def _reads_client_certificate(shape: Shape) -> bool:
+    """MUTUAL (the one mode with a client credential): the gateway's own proxy fetches the client
+    key pair through SDS, which istiod grants
     only if the proxy's ServiceAccount may list Secrets in its namespace (``sds.go``
     filterAuthorizedResources, ``CredentialsController.Authorize``). SIMPLE's ``ca_credential_name``
     needs no grant: a SIMPLE rule asks only for ``<name>-cacert``, which is public (CA-only)."""
-    return route.client_credential_name is not None
+    return shape.mode is TlsMode.MUTUAL
 
 
 def _entry(route: Route, name: str, ports: list[dict[str, Any]], export_to: Sequence[str]) -> Manifest:
@@ -139,8 +127,8 @@ def _entry(route: Route, name: str, ports: list[dict[str, Any]], export_to: Sequ
 
 def client_service_entry(route: Route) -> Manifest:
     """The host as clients see it: only ports the mesh route sends to the gateway."""
-    if route.http_port is not None:
-        ports = [{"number": route.http_port, "name": f"http-{route.http_port}", "protocol": "HTTP"}]
+    if not route.app_tls:
+        ports = [{"number": route.app_port, "name": f"http-{route.app_port}", "protocol": "HTTP"}]
         export_to = list(route.client_namespaces)  # not ".": the gateway's entry is the other one
     else:
         protocol = "HTTPS" if route.originates else "TLS"
@@ -181,7 +169,7 @@ def gateway_destination_rule(route: Route) -> Manifest:
     """Sidecars' TLS to the route's own gateway Service, found in the Service's namespace."""
     # ISTIO_MUTUAL with the host as SNI under origination (the docs' rule); DISABLE when the leg carries
     # the app's TLS, so auto-mTLS never wraps it a second time.
-    tls = {"mode": "DISABLE"} if _app_tls(route) else {"mode": "ISTIO_MUTUAL", "sni": route.host}
+    tls = {"mode": "DISABLE"} if route.app_tls else {"mode": "ISTIO_MUTUAL", "sni": route.host}
     return _object(route, NETWORKING, "DestinationRule", route.name("gateway"), {
         "host": deployed_service(route),
         "trafficPolicy": {"portLevelSettings": [{"port": {"number": _listener_port(route)}, "tls": tls}]},
@@ -221,14 +209,13 @@ def credential_role_binding(route: Route) -> Manifest:
 
 def mesh_route(route: Route) -> Manifest:
     """Sidecars: the host's client port to the route's gateway (parent: the clients' ServiceEntry)."""
-    app_port = route.port if _app_tls(route) else route.http_port
-    parent = {"group": ISTIO_GROUP, "kind": "ServiceEntry", "name": route.name(), "port": app_port}
+    parent = {"group": ISTIO_GROUP, "kind": "ServiceEntry", "name": route.name(), "port": route.app_port}
     backend = {"name": deployed_name(route), "port": _listener_port(route)}
     spec: dict[str, Any] = {"parentRefs": [parent]}
-    if _app_tls(route):
+    if route.app_tls:
         spec["hostnames"] = [route.host]  # routed by the app's SNI
     spec["rules"] = [{"backendRefs": [backend]}]
-    kind = "TLSRoute" if _app_tls(route) else "HTTPRoute"
+    kind = "TLSRoute" if route.app_tls else "HTTPRoute"
     return _object(route, GATEWAY_API, kind, route.name("mesh"), spec)
 
 
@@ -251,9 +238,7 @@ def authorization_policy(route: Route) -> Manifest:
     lists ``h`` and ``h:*`` as Istio's security best practice advises (Host may carry a port).
     """
     if route.client_service_accounts:
-        source: dict[str, Any] = {"principals": [
-            f"{route.trust_domain}/ns/{ns}/sa/{sa}"
-            for ns, sa in (account.split("/", 1) for account in route.client_service_accounts)]}
+        source: dict[str, Any] = {"principals": client_principals(route)}
     else:
         source = {"namespaces": list(route.client_namespaces)}
     return _object(route, SECURITY, "AuthorizationPolicy", route.name(), {

@@ -8,8 +8,9 @@ component accepts is one the policy pack accepts.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import re
+
+from .gosyntax import netip_addr_ok
 
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # Istio's own host labels allow upper case (pkg/config/labels); Kubernetes object names do not.
@@ -20,6 +21,12 @@ _LABEL_KEY_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 MAX_LABEL = 63
 MAX_SUBDOMAIN = 253
 MAX_HOST = 255
+
+MESH = "mesh"
+"""The reserved gateway name meaning every sidecar (``constants.IstioMeshGateway`` in istio)."""
+ISTIO_CRDS_ENV = "ISTIO_CRDS"
+"""The environment variable naming Istio's CRD files (``os.pathsep``-separated), read by istio-valid's
+CRD layer and the conformance tests; kept here because importing ``conformance`` is costly."""
 
 
 def dns1123_label_problem(value: str) -> str | None:
@@ -108,12 +115,8 @@ def label_value_problem(value: str) -> str | None:
 
 
 def _is_ip(text: str) -> bool:
-    candidate = text[1:-1] if text.startswith("[") and text.endswith("]") else text
-    try:
-        ipaddress.ip_address(candidate)
-    except ValueError:
-        return False
-    return True
+    """An IP address, bracketed or not, as Go's ``netip.ParseAddr`` reads one (zones included)."""
+    return netip_addr_ok(text[1:-1] if text.startswith("[") and text.endswith("]") else text)
 
 
 def object_name(prefix: str, host: str, suffix: str = "", limit: int = MAX_LABEL) -> str:

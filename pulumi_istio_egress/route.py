@@ -8,21 +8,31 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, NamedTuple
 
 from .args import Dataplane, EgressRouteArgs, RouteApi, TlsMode
-from .names import (
-    dns1123_label_problem,
-    dns1123_subdomain_problem,
-    host_problem,
-    label_key_problem,
-    label_value_problem,
-    object_name,
+from .fields import (
+    EgressRouteError,
+    account_problem,
+    namespace_problem,
+    parse_enum,
+    parse_host,
+    parse_names,
+    parse_namespace,
+    parse_optional_host,
+    parse_port,
+    parse_secret,
+    parse_selector,
+    san_problem,
+    service_problem,
+    yaml_value,
 )
+from .names import dns1123_label_problem, host_problem, object_name
+
+__all__ = ["EgressRouteError", "Route", "parse_route", "yaml_value"]  # the error and yaml_value live in fields
 
 DEFAULT_PORT = 443
 DEFAULT_HTTP_PORT = 80
@@ -41,35 +51,6 @@ NAME_PREFIX = "egress"
 FIELDS: tuple[str, ...] = tuple(EgressRouteArgs.__annotations__)
 
 
-class EgressRouteError(ValueError):
-    """Bad ``EgressRoute`` input: the message names the field, the value and the fix."""
-
-    component: ClassVar[str] = "EgressRoute"
-    """The component named in front of the message; subclasses for other components set their own."""
-
-    def __init__(self, field: str, value: Any, problem: str, fix: str, route: str | None = None,
-                 config_fix: str | None = None) -> None:
-        self.field = field
-        self.value = value
-        self.problem = problem
-        self.fix = fix
-        self.route = route
-        self.config_fix = config_fix
-        """The fix in stack-config (YAML) terms, where it differs from the Python one."""
-        where = f"{self.component} {route!r}: " if route else ""
-        super().__init__(f"{where}{field}={_show(value)} is invalid: {problem}. Fix: {fix}")
-
-    def for_route(self, route: str) -> EgressRouteError:
-        """The same error (same class), naming the resource it came from."""
-        return type(self)(self.field, self.value, self.problem, self.fix, route, self.config_fix)
-
-    def in_config(self, where: str) -> str:
-        """The error as a stack-config user reads it: ``<where>: tls_mode: simple is invalid: ...``,
-        the value written as YAML and the fix in YAML terms (no ``TlsMode.SIMPLE``)."""
-        fix = self.config_fix or self.fix
-        if self.value is None and self.problem == "it is required":
-            return f"{where}: {self.field} is missing; it is required. Fix: {fix}"
-        return f"{where}: {self.field}: {yaml_value(self.value)} is invalid: {self.problem}. Fix: {fix}"
 
 
 @dataclass(frozen=True)
@@ -109,6 +90,17 @@ class Route:
         """The gateway terminates the app's TLS with its own certificate."""
         return self.terminate_credential_name is not None
 
+    @property
+    def app_tls(self) -> bool:
+        """Apps speak TLS to the host's port (PASSTHROUGH, or the gateway terminates their TLS), so
+        sidecars route them by SNI; else they speak plain HTTP to ``http_port`` (origination)."""
+        return self.http_port is None
+
+    @property
+    def app_port(self) -> int:
+        """The port apps connect to: the TLS port, or the plain HTTP port under origination."""
+        return self.port if self.http_port is None else self.http_port
+
     def name(self, suffix: str = "") -> str:
         """The Kubernetes name of one of the route's objects; stable across releases."""
         return object_name(NAME_PREFIX, self.host, suffix)
@@ -136,24 +128,24 @@ def parse_route(args: Mapping[str, Any]) -> Route:
         if args.get(key) is None:
             raise EgressRouteError(key, None, "it is required", _REQUIRED_FIX[key], config_fix=_REQUIRED_YAML[key])
 
-    host = _host(args["host"])
+    host = parse_host(args["host"])
     mode, namespaces, authz = parse_structure(args)
     dataplane, existing_waypoint = parse_dataplane(args)
     ambient = dataplane is Dataplane.AMBIENT
-    port = _port("port", args.get("port"), DEFAULT_PORT)
-    client_cred = _secret("client_credential_name", args.get("client_credential_name"))
-    terminate_cred = _secret("terminate_credential_name", args.get("terminate_credential_name"))
-    ca_cred = _secret("ca_credential_name", args.get("ca_credential_name"))
-    sans = _names("subject_alt_names", args.get("subject_alt_names", ()), _san_problem, "e.g. ['api.stripe.com']")
-    sni = _optional_host("sni", args.get("sni"))
+    port = parse_port("port", args.get("port"), DEFAULT_PORT)
+    client_cred = parse_secret("client_credential_name", args.get("client_credential_name"))
+    terminate_cred = parse_secret("terminate_credential_name", args.get("terminate_credential_name"))
+    ca_cred = parse_secret("ca_credential_name", args.get("ca_credential_name"))
+    sans = parse_names("subject_alt_names", args.get("subject_alt_names", ()), san_problem, "e.g. ['api.stripe.com']")
+    sni = parse_optional_host("sni", args.get("sni"))
     # Under AMBIENT the route's objects live in egress_namespace: Route.gateway_namespace holds it.
-    gw_ns = (_label("egress_namespace", args.get("egress_namespace", DEFAULT_EGRESS_NAMESPACE)) if ambient
-             else _label("gateway_namespace", args.get("gateway_namespace", DEFAULT_GATEWAY_NAMESPACE)))
-    selector = _selector(args.get("gateway_selector", DEFAULT_GATEWAY_SELECTOR))
+    gw_ns = (parse_namespace("egress_namespace", args.get("egress_namespace", DEFAULT_EGRESS_NAMESPACE)) if ambient
+             else parse_namespace("gateway_namespace", args.get("gateway_namespace", DEFAULT_GATEWAY_NAMESPACE)))
+    selector = parse_selector(args.get("gateway_selector", DEFAULT_GATEWAY_SELECTOR))
     gw_service = args.get("gateway_service", f"istio-egressgateway.{gw_ns}.svc.cluster.local")
     problem = host_problem(gw_service, allow_wildcard=False) if isinstance(gw_service, str) else "it is not a string"
     if problem is None:
-        problem = _service_problem(gw_service.rstrip("."), gw_ns)
+        problem = service_problem(gw_service.rstrip("."), gw_ns)
     if problem:
         raise EgressRouteError(
             "gateway_service", gw_service, problem,
@@ -166,8 +158,8 @@ def parse_route(args: Mapping[str, Any]) -> Route:
             "host's TLS port to every workload, so they could leave the mesh without the gateway",
             f"run the clients outside {gw_ns!r}, or use a separate egress gateway namespace",
         )
-    accounts = _names("client_service_accounts", args.get("client_service_accounts", ()),
-                      _account_problem, "e.g. ['payments/checkout']")
+    accounts = parse_names("client_service_accounts", args.get("client_service_accounts", ()),
+                      account_problem, "e.g. ['payments/checkout']")
     trust_domain = args.get("trust_domain", DEFAULT_TRUST_DOMAIN)
     problem = host_problem(trust_domain, allow_wildcard=False) if isinstance(trust_domain, str) else "not a string"
     if problem:
@@ -217,8 +209,8 @@ def parse_structure(args: Mapping[str, Any]) -> tuple[TlsMode, tuple[str, ...], 
     for key in ("tls_mode", "client_namespaces"):
         if args.get(key) is None:
             raise EgressRouteError(key, None, "it is required", _REQUIRED_FIX[key], config_fix=_REQUIRED_YAML[key])
-    mode = _mode(args["tls_mode"])
-    namespaces = _names("client_namespaces", args["client_namespaces"], _namespace_problem, "e.g. ['payments']")
+    mode = parse_enum(TlsMode, "tls_mode", args["tls_mode"], "mode", "modes are upper case")
+    namespaces = parse_names("client_namespaces", args["client_namespaces"], namespace_problem, "e.g. ['payments']")
     if not namespaces:
         raise EgressRouteError(
             "client_namespaces", args["client_namespaces"], "it is empty",
@@ -238,7 +230,8 @@ def parse_dataplane(args: Mapping[str, Any]) -> tuple[Dataplane, str | None]:
     which ambient cannot do."""
     require_mapping(args)
     # None is "unset", as for the other optional fields (config files and other languages send it).
-    dataplane = _dataplane(Dataplane.SIDECAR if args.get("dataplane") is None else args["dataplane"])
+    value = Dataplane.SIDECAR if args.get("dataplane") is None else args["dataplane"]
+    dataplane = parse_enum(Dataplane, "dataplane", value, "data plane", "data planes are upper case")
     other = AMBIENT_ONLY_FIELDS if dataplane is Dataplane.SIDECAR else SIDECAR_ONLY_FIELDS
     for key in other:
         if args.get(key) is not None:
@@ -274,16 +267,6 @@ def _other(dataplane: Dataplane) -> str:
     return (Dataplane.AMBIENT if dataplane is Dataplane.SIDECAR else Dataplane.SIDECAR).value
 
 
-def _dataplane(value: Any) -> Dataplane:
-    try:
-        return Dataplane(value)
-    except ValueError:
-        upper = value.upper() if isinstance(value, str) else None
-        hint = f" (data planes are upper case: {upper!r})" if upper in Dataplane.__members__ else ""
-        raise EgressRouteError(
-            "dataplane", value, "it is not a known data plane" + hint,
-            "use one of " + ", ".join(repr(d.value) for d in Dataplane),
-        ) from None
 
 
 
@@ -292,14 +275,7 @@ def parse_api(args: Mapping[str, Any]) -> RouteApi:
     """The route's API flavour (structural: it decides which objects exist)."""
     # None is "unset", as for the other optional fields (config files and other languages send it).
     value = RouteApi.ISTIO if args.get("api") is None else args["api"]
-    try:
-        return RouteApi(value)
-    except ValueError:
-        upper = value.upper() if isinstance(value, str) else None
-        hint = f" (upper case: {upper!r})" if upper in RouteApi.__members__ else ""
-        raise EgressRouteError(
-            "api", value, "it is not a known API" + hint, "use one of " + ", ".join(repr(a.value) for a in RouteApi),
-        ) from None
+    return parse_enum(RouteApi, "api", value, "API", "upper case")
 
 
 def _check_api(route: Route, args: Mapping[str, Any]) -> Route:
@@ -321,55 +297,65 @@ def _check_api(route: Route, args: Mapping[str, Any]) -> Route:
     return route
 
 
+class _Need(NamedTuple):
+    """One cross-field rule: under ``when`` (a mode, or TERMINATING), ``field`` is REQUIRED or REFUSED."""
+
+    when: TlsMode | str
+    field: str
+    need: str
+    problem: str
+    fix: str
+    sidecar_only: bool = False
+    """The rule holds for the sidecar data plane only."""
+    unset: tuple[Any, ...] = (None,)
+    """The values that count as not given."""
+
+
+REQUIRED, REFUSED = "required", "refused"
+TERMINATING = "terminating"
+"""A SIMPLE or MUTUAL route whose gateway terminates the app's TLS (terminate_credential_name)."""
+_PASSTHROUGH_UNUSED = ("client_credential_name", "terminate_credential_name", "ca_credential_name",
+                       "subject_alt_names", "sni", "http_port")
+_EMPTY: tuple[Any, ...] = (None, (), [])
+_FALSE: tuple[Any, ...] = (None, False)  # authorization_policy is a checked bool by now
+
+MODE_RULES: tuple[_Need, ...] = (
+    *(_Need(TlsMode.PASSTHROUGH, key, REFUSED, "PASSTHROUGH never touches the app's TLS, so it has no use for it",
+            f"remove {key}, or use tls_mode SIMPLE/MUTUAL to let the gateway handle TLS", unset=_EMPTY)
+      for key in _PASSTHROUGH_UNUSED),
+    # Under AMBIENT ztunnel carries the client's identity to the waypoint over HBONE, and the
+    # waypoint enforces source rules on TCP chains too (buildWaypointNetworkFilters).
+    _Need(TlsMode.PASSTHROUGH, "authorization_policy", REFUSED,
+          "under PASSTHROUGH the sidecar-to-gateway leg carries the app's own TLS, not an mTLS identity",
+          "use tls_mode SIMPLE (origination) to restrict clients, or rely on exportTo scoping",
+          sidecar_only=True, unset=_FALSE),
+    _Need(TlsMode.MUTUAL, "client_credential_name", REQUIRED, "MUTUAL needs a client certificate",
+          "name a Secret in the gateway namespace with tls.crt, tls.key and ca.crt"),
+    _Need(TlsMode.SIMPLE, "client_credential_name", REFUSED, "SIMPLE presents no client certificate",
+          "use tls_mode MUTUAL to send it, or remove client_credential_name"),
+    _Need(TlsMode.MUTUAL, "ca_credential_name", REFUSED,
+          "MUTUAL reads the CA from the client credential Secret (one credentialName per TLS setting)",
+          "put ca.crt into the client_credential_name Secret and remove ca_credential_name"),
+    _Need(TERMINATING, "http_port", REFUSED, "with terminate_credential_name apps speak HTTPS on `port`",
+          "remove http_port, or remove terminate_credential_name to let apps speak plain HTTP"),
+    _Need(TERMINATING, "authorization_policy", REFUSED,
+          "when the gateway terminates the app's TLS ({mode}) the leg carries no mTLS identity",
+          "drop terminate_credential_name (origination) to restrict clients, or rely on exportTo", unset=_FALSE),
+)
+"""Which fields each mode needs or refuses, in the order they are checked."""
+
+
 def _check_mode(route: Route, args: Mapping[str, Any]) -> Route:
-    """Cross-field rules: which fields each mode needs, and which it cannot use."""
-    mode = route.mode.value
-    if route.mode is TlsMode.PASSTHROUGH:
-        for key in ("client_credential_name", "terminate_credential_name", "ca_credential_name",
-                    "subject_alt_names", "sni", "http_port"):
-            if args.get(key) not in (None, (), []):
-                raise EgressRouteError(
-                    key, args[key], "PASSTHROUGH never touches the app's TLS, so it has no use for it",
-                    f"remove {key}, or use tls_mode SIMPLE/MUTUAL to let the gateway handle TLS",
-                )
-        if route.authorization_policy and not route.ambient:
-            # Under AMBIENT ztunnel carries the client's identity to the waypoint over HBONE, and
-            # the waypoint enforces source rules on TCP chains too (buildWaypointNetworkFilters).
-            raise EgressRouteError(
-                "authorization_policy", True,
-                "under PASSTHROUGH the sidecar-to-gateway leg carries the app's own TLS, not an mTLS identity",
-                "use tls_mode SIMPLE (origination) to restrict clients, or rely on exportTo scoping",
-            )
-    if route.mode is TlsMode.MUTUAL and route.client_credential_name is None:
-        raise EgressRouteError(
-            "client_credential_name", None, "MUTUAL needs a client certificate",
-            "name a Secret in the gateway namespace with tls.crt, tls.key and ca.crt",
-        )
-    if route.mode is TlsMode.SIMPLE and route.client_credential_name is not None:
-        raise EgressRouteError(
-            "client_credential_name", route.client_credential_name, "SIMPLE presents no client certificate",
-            "use tls_mode MUTUAL to send it, or remove client_credential_name",
-        )
-    if route.mode is TlsMode.MUTUAL and route.ca_credential_name is not None:
-        raise EgressRouteError(
-            "ca_credential_name", route.ca_credential_name,
-            "MUTUAL reads the CA from the client credential Secret (one credentialName per TLS setting)",
-            "put ca.crt into the client_credential_name Secret and remove ca_credential_name",
-        )
-    if route.terminates:
-        if args.get("http_port") is not None:
-            raise EgressRouteError(
-                "http_port", args["http_port"], "with terminate_credential_name apps speak HTTPS on `port`",
-                "remove http_port, or remove terminate_credential_name to let apps speak plain HTTP",
-            )
-        if route.authorization_policy:
-            raise EgressRouteError(
-                "authorization_policy", True,
-                f"when the gateway terminates the app's TLS ({mode}) the leg carries no mTLS identity",
-                "drop terminate_credential_name (origination) to restrict clients, or rely on exportTo",
-            )
+    """Cross-field rules: ``MODE_RULES``, then the HTTP port under origination and the accounts."""
+    for rule in MODE_RULES:
+        applies = route.terminates if rule.when == TERMINATING else route.mode is rule.when
+        given = args.get(rule.field) not in rule.unset
+        if not applies or (rule.sidecar_only and route.ambient) or given == (rule.need == REQUIRED):
+            continue
+        value = args[rule.field] if rule.need == REFUSED else None
+        raise EgressRouteError(rule.field, value, rule.problem.format(mode=route.mode.value), rule.fix)
     if route.originates and not route.terminates:
-        http_port = _port("http_port", args.get("http_port"), DEFAULT_HTTP_PORT)
+        http_port = parse_port("http_port", args.get("http_port"), DEFAULT_HTTP_PORT)
         if http_port == route.port:
             raise EgressRouteError(
                 "http_port", http_port, f"it equals port ({route.port}); apps' HTTP and the host's TLS need "
@@ -403,153 +389,3 @@ _REQUIRED_YAML = {
     "tls_mode": "add tls_mode: SIMPLE, PASSTHROUGH or MUTUAL",
     "client_namespaces": "name the namespaces whose workloads may use this route, e.g. client_namespaces: [payments]",
 }
-_PLAIN_YAML = re.compile(r"[A-Za-z][A-Za-z0-9_./-]*")
-_YAML_WORDS = {"true", "false", "yes", "no", "on", "off", "y", "n", "null"}
-
-
-def yaml_value(value: Any) -> str:
-    """``value`` as it would be written in stack config: plain where YAML reads it back as the same
-    string, else JSON (which YAML reads too)."""
-    if isinstance(value, TlsMode):
-        value = value.value
-    if isinstance(value, str) and _PLAIN_YAML.fullmatch(value) and value.lower() not in _YAML_WORDS:
-        return value
-    try:
-        return json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError):
-        return repr(value)
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, (TlsMode, Dataplane)):
-        return repr(value.value)
-    return repr(value)
-
-
-def _host(value: Any) -> str:
-    if not isinstance(value, str):
-        raise EgressRouteError("host", value, "it is not a string", "pass the host name as a string")
-    problem = host_problem(value, allow_wildcard=False, allow_short=False)
-    if problem is None and value != value.lower():
-        problem = "it has upper-case letters; host names are case-insensitive and objects are named after them"
-    if problem is None and value.endswith("."):
-        problem = "it ends with '.'"
-    if problem:
-        raise EgressRouteError("host", value, problem, _host_fix(value))
-    return value
-
-
-def _host_fix(value: str) -> str:
-    bare = value.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0].strip(".").lower()
-    if value.startswith("*") or "*" in value:
-        return "name each concrete host in its own EgressRoute (wildcard egress cannot originate TLS)"
-    if bare and bare != value and host_problem(bare, allow_wildcard=False, allow_short=False) is None:
-        has_port = ":" in value.split("://")[-1]
-        return f"pass the bare host name {bare!r}" + (" and set `port` separately" if has_port else "")
-    return "pass a fully qualified DNS name such as 'api.example.com'"
-
-
-def _optional_host(field: str, value: Any) -> str | None:
-    if value is None:
-        return None
-    problem = (host_problem(value, allow_wildcard=False, allow_short=False)
-               if isinstance(value, str) else "it is not a string")
-    if problem:
-        raise EgressRouteError(field, value, problem, "give a fully qualified DNS name, e.g. 'api.stripe.com'")
-    return str(value)
-
-
-def _mode(value: Any) -> TlsMode:
-    try:
-        return TlsMode(value)
-    except ValueError:
-        upper = value.upper() if isinstance(value, str) else None
-        hint = f" (modes are upper case: {upper!r})" if upper in TlsMode.__members__ else ""
-        raise EgressRouteError(
-            "tls_mode", value, "it is not a known mode" + hint,
-            "use one of " + ", ".join(repr(m.value) for m in TlsMode),
-        ) from None
-
-
-def _port(field: str, value: Any, default: int) -> int:
-    if value is None:
-        return default
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)  # Pulumi hands numbers over the wire as floats
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise EgressRouteError(field, value, "it is not an integer", f"pass a port number, e.g. {default}")
-    if not 1 <= value <= 65535:
-        raise EgressRouteError(field, value, "it is outside 1-65535", f"pass a port number, e.g. {default}")
-    return value
-
-
-def _names(field: str, value: Any, problem_of: Callable[[str], str | None], example: str) -> tuple[str, ...]:
-    if isinstance(value, str) or not isinstance(value, (list, tuple)):
-        raise EgressRouteError(field, value, "it is not a list of strings", f"pass a list, {example}")
-    seen: list[str] = []
-    for item in value:
-        if not isinstance(item, str):
-            raise EgressRouteError(field, item, "it is not a string", f"pass a list of strings, {example}")
-        problem = problem_of(item)
-        if problem:
-            raise EgressRouteError(field, item, problem, f"fix or remove this entry; {example}")
-        if item in seen:
-            raise EgressRouteError(field, item, "it is listed twice", "list each entry once")
-        seen.append(item)
-    return tuple(seen)
-
-
-def _namespace_problem(value: str) -> str | None:
-    if value in ("*", ".", "~"):
-        return f"{value!r} is an exportTo keyword, not a namespace; this route is exported to named namespaces"
-    return dns1123_label_problem(value)
-
-
-def _san_problem(value: str) -> str | None:
-    return None if value.strip() == value and value else "it is empty or has surrounding spaces"
-
-
-def _account_problem(value: str) -> str | None:
-    namespace, slash, name = value.partition("/")
-    if not slash:
-        return "it is not of the form namespace/name"
-    return dns1123_label_problem(namespace) or dns1123_subdomain_problem(name)
-
-
-def _service_problem(fqdn: str, namespace: str) -> str | None:
-    """The gateway Service must be named in full (`<name>.<namespace>.svc.<domain>`): the subset's
-    DestinationRule lives in each client namespace, where a short name would mean a local Service."""
-    labels = fqdn.split(".")
-    if len(labels) < 4 or labels[2] != "svc":
-        return "it is not a Kubernetes Service FQDN (<name>.<namespace>.svc.<cluster domain>)"
-    if labels[1] != namespace:
-        return f"its namespace {labels[1]!r} is not gateway_namespace {namespace!r}"
-    return None
-
-
-def _label(field: str, value: Any) -> str:
-    problem = dns1123_label_problem(value) if isinstance(value, str) else "it is not a string"
-    if problem:
-        raise EgressRouteError(field, value, problem, "give a namespace name such as 'istio-system'")
-    return str(value)
-
-
-def _secret(field: str, value: Any) -> str | None:
-    if value is None:
-        return None
-    problem = dns1123_subdomain_problem(value) if isinstance(value, str) else "it is not a string"
-    if problem:
-        raise EgressRouteError(field, value, problem, "name a Secret in the gateway namespace, e.g. 'stripe-client'")
-    return str(value)
-
-
-def _selector(value: Any) -> tuple[tuple[str, str], ...]:
-    fix = "pass the egress gateway's pod labels, e.g. {'istio': 'egressgateway'}"
-    if not isinstance(value, Mapping) or not value:
-        raise EgressRouteError("gateway_selector", value, "it is not a non-empty mapping of labels", fix)
-    for key, label in value.items():
-        problem = (label_key_problem(key) if isinstance(key, str) else "its key is not a string") or (
-            label_value_problem(label) if isinstance(label, str) else "its value is not a string")
-        if problem:
-            raise EgressRouteError("gateway_selector", {key: label}, problem, fix)
-    return tuple(sorted(value.items()))

@@ -1,22 +1,34 @@
-"""Run Pulumi code under Pulumi's own mocks and record exactly what it registers."""
+"""Run Pulumi code under Pulumi's own mocks and record exactly what it registers.
+
+The one place the tests reach into pulumi's mock internals: ``RecordingMonitor`` subclasses
+``pulumi.runtime.mocks.MockMonitor`` (its ``RegisterResource``/``RegisterResourceOutputs`` request
+fields) and ``_deserialize`` calls the private ``mocks._ensure_event_loop``. Checked against pulumi
+3.272 (pyproject: ``pulumi>=3.272,<4``); ``tests/test_component.py``'s
+``test_mock_internals_still_exist`` fails by name when an upgrade removes them. Every test runs
+Pulumi code through ``run``, never ``set_mocks`` itself.
+"""
 
 from __future__ import annotations
 
-import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pulumi
 import pulumi.runtime
+import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
+
+from pulumi_istio_egress.jsontypes import whole_number
 
 
 def plain(value: Any) -> Any:
     """Mocks hand numbers back as floats (443 -> 443.0); restore integers for comparison."""
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        return int(value)
+    if isinstance(value, float) and (number := whole_number(value)) is not None:
+        return number
     if isinstance(value, dict):
         return {k: plain(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -88,3 +100,29 @@ def run(program: Callable[[], Any], *, preview: bool = False, recording: Recordi
 
     body()
     return recording
+
+
+def load_case(path: Path) -> dict[str, Any]:
+    """A fixture case: ``description``, ``name``, ``args`` and the ``expected`` children."""
+    return dict(yaml.safe_load(path.read_text()))
+
+
+def children(resources: list[Registered], component: str) -> list[dict[str, Any]]:
+    """The children a component of type ``component`` registered, as fixture entries, by name."""
+    found = [{"type": r.type, "name": r.name, "manifest": r.inputs} for r in resources if r.parent == component]
+    return sorted(found, key=lambda c: c["name"])
+
+
+def registers_exactly(path: Path, declare: Callable[[str, Any], object],
+                      component: str) -> tuple[dict[str, Any], Recording]:
+    """Declare the case's component (``declare(name, args)``) under mocks and assert that its
+    children are the case's ``expected``; ``UPDATE_GOLDEN=1`` rewrites ``expected`` instead."""
+    case = load_case(path)
+    recording = run(lambda: declare(case["name"], case["args"]))
+    got = children(recording.resources, component)
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        header = {k: case[k] for k in ("description", "name", "args")}
+        path.write_text(yaml.safe_dump(header, sort_keys=False, width=120)
+                        + yaml.safe_dump({"expected": got}, sort_keys=True, width=120))
+    assert got == case["expected"]
+    return case, recording

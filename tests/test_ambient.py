@@ -10,9 +10,8 @@ from typing import Any
 
 import pulumi
 import pytest
-import yaml
 from gateway_api_crds import CHANNELS, channel_path
-from mocking import Registered, run
+from mocking import Registered, children, load_case, registers_exactly, run
 
 from pulumi_istio_egress import Dataplane, EgressRoute, EgressRouteError, TlsMode, parse_route
 from pulumi_istio_egress.conformance import CrdSet
@@ -23,15 +22,6 @@ ROUTES = Path(__file__).parent / "fixtures" / "ambient" / "routes"
 CASES = sorted(ROUTES.glob("*.yaml"))
 COMPONENT = "istio-egress:index:EgressRoute"
 ISTIO_CRDS = Path(os.environ.get("ISTIO_CRDS") or ROOT.parent / "shared/reference/istio-crds/crd-all.gen.yaml")
-
-
-def load(path: Path) -> dict[str, Any]:
-    return dict(yaml.safe_load(path.read_text()))
-
-
-def children(resources: list[Registered]) -> list[dict[str, Any]]:
-    found = [{"type": r.type, "name": r.name, "manifest": r.inputs} for r in resources if r.parent == COMPONENT]
-    return sorted(found, key=lambda c: c["name"])
 
 
 @functools.cache
@@ -46,20 +36,13 @@ def crds(channel: str = "standard") -> CrdSet:
 
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
 def test_pattern_registers_exactly_its_objects(path: Path) -> None:
-    case = load(path)
-    recording = run(lambda: EgressRoute(case["name"], case["args"]))
-    got = children(recording.resources)
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        header = {k: case[k] for k in ("description", "name", "args")}
-        path.write_text(yaml.safe_dump(header, sort_keys=False, width=120)
-                        + yaml.safe_dump({"expected": got}, sort_keys=True, width=120))
-    assert got == case["expected"]
+    registers_exactly(path, EgressRoute, COMPONENT)
 
 
 @pytest.mark.parametrize("channel", CHANNELS)
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
 def test_every_object_passes_the_crds_and_the_webhook(path: Path, channel: str) -> None:
-    manifests = [e["manifest"] for e in load(path)["expected"]]
+    manifests = [e["manifest"] for e in load_case(path)["expected"]]
     assert {m["apiVersion"] for m in manifests} >= {"networking.istio.io/v1"}
     problems = {f"{m['kind']} {m['metadata']['namespace']}/{m['metadata']['name']}":
                 [f.render() for f in [*crds(channel).validate(m), *webhook_findings(m)]] for m in manifests}
@@ -68,7 +51,7 @@ def test_every_object_passes_the_crds_and_the_webhook(path: Path, channel: str) 
 
 def test_the_conformance_check_judges_the_waypoint() -> None:
     """The check above can fail for the waypoint: the Gateway API CRDs are really applied to it."""
-    case = load(ROUTES / "simple-origination.yaml")
+    case = load_case(ROUTES / "simple-origination.yaml")
     waypoint = next(e["manifest"] for e in case["expected"] if e["manifest"]["kind"] == "Gateway")
     broken = {**waypoint, "spec": {**waypoint["spec"], "listeners": [{"name": "mesh", "port": 0, "protocol": "HBONE"}]}}
     assert [f.render() for f in crds().validate(broken)] == [
@@ -106,17 +89,17 @@ OUTPUTS = [
 
 @pytest.mark.parametrize(("fixture", "expected"), OUTPUTS, ids=[f for f, _ in OUTPUTS])
 def test_outputs(fixture: str, expected: dict[str, Any]) -> None:
-    case = load(ROUTES / fixture)
+    case = load_case(ROUTES / fixture)
     recording = run(lambda: EgressRoute(case["name"], case["args"]))
     assert recording.outputs[case["name"]] == expected
 
 
 def test_output_args_resolve_into_the_same_objects() -> None:
-    case = load(ROUTES / "simple-origination.yaml")
+    case = load_case(ROUTES / "simple-origination.yaml")
     args = dict(case["args"], host=pulumi.Output.from_input(case["args"]["host"]),
                 egress_namespace=pulumi.Output.from_input("istio-egress"), dataplane=Dataplane.AMBIENT)
     recording = run(lambda: EgressRoute(case["name"], args))  # type: ignore[arg-type]
-    assert children(recording.resources) == case["expected"]
+    assert children(recording.resources, COMPONENT) == case["expected"]
 
 
 def test_routes_share_one_waypoint() -> None:

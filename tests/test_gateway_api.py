@@ -3,16 +3,13 @@ Istio's and Gateway API's CRDs (and istiod's webhook), and bad input refused bef
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import pulumi
 import pytest
-import yaml
 from gateway_api_crds import CHANNELS, gateway_api_crds
-from mocking import run
-from test_component import children
+from mocking import children, load_case, registers_exactly, run
 from test_conformance import istio_crds
 
 from pulumi_istio_egress import EgressRoute, EgressRouteError, RouteApi, parse_route
@@ -24,25 +21,14 @@ CASES = sorted(CASES_DIR.glob("*.yaml"))
 COMPONENT = "istio-egress:index:EgressRoute"
 
 
-def load(path: Path) -> dict[str, Any]:
-    return dict(yaml.safe_load(path.read_text()))
-
-
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
 def test_pattern_registers_exactly_its_objects(path: Path) -> None:
-    case = load(path)
-    recording = run(lambda: EgressRoute(case["name"], case["args"]))
-    got = children(recording.resources, COMPONENT)
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        header = {k: case[k] for k in ("description", "name", "args")}
-        path.write_text(yaml.safe_dump(header, sort_keys=False, width=120)
-                        + yaml.safe_dump({"expected": got}, sort_keys=True, width=120))
-    assert got == case["expected"]
+    registers_exactly(path, EgressRoute, COMPONENT)
 
 
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
 def test_outputs(path: Path) -> None:
-    case = load(path)
+    case = load_case(path)
     recording = run(lambda: EgressRoute(case["name"], case["args"]))
     outputs = recording.outputs[case["name"]]
     manifests = gateway_api_manifests(parse_route(case["args"]))
@@ -63,7 +49,7 @@ def test_outputs(path: Path) -> None:
 def _all_manifests() -> list[tuple[str, dict[str, Any]]]:
     out = []
     for path in CASES:
-        for key, manifest in gateway_api_manifests(parse_route(load(path)["args"])).items():
+        for key, manifest in gateway_api_manifests(parse_route(load_case(path)["args"])).items():
             out.append((f"{path.stem}:{key}", manifest))
     return out
 
@@ -147,7 +133,7 @@ def test_api_defaults_to_istio() -> None:
     ("simple-ca-credential", ("port", "http_port", "ca_credential_name", "sni")),
 ], ids=["termination", "mutual", "ca-credential"])
 def test_output_args_resolve_into_the_same_objects(case: str, outputs: tuple[str, ...]) -> None:
-    loaded = load(CASES_DIR / f"{case}.yaml")
+    loaded = load_case(CASES_DIR / f"{case}.yaml")
     args = dict(loaded["args"], **{f: pulumi.Output.from_input(loaded["args"][f]) for f in outputs})
     recording = run(lambda: EgressRoute(loaded["name"], args))  # type: ignore[arg-type]
     assert children(recording.resources, COMPONENT) == loaded["expected"]

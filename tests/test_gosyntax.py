@@ -18,6 +18,7 @@ import pytest
 
 from pulumi_istio_egress.conformance.durations import k8s_duration
 from pulumi_istio_egress.conformance.formats import FORMATS
+from pulumi_istio_egress.conformance.ips import IP_FUNCTIONS
 from pulumi_istio_egress.conformance.messages import CelError
 from pulumi_istio_egress.gosyntax import (
     GoSyntaxError,
@@ -29,7 +30,9 @@ from pulumi_istio_egress.gosyntax import (
     parse_duration,
     time_quote,
 )
-from pulumi_istio_egress.jsontypes import whole_number
+from pulumi_istio_egress.jsontypes import printed_integer, whole_number
+from pulumi_istio_egress.names import host_problem
+from pulumi_istio_egress.webhook._syntax import is_ip
 
 # (text, nanoseconds or None, Go's error or None)
 DURATIONS = [
@@ -220,6 +223,40 @@ def test_ip_addresses_as_go_parses_them(text: str, netip: bool, net: bool, slopp
     assert (netip_addr_ok(text), net_ip_ok(text), net_ip_ok(text, sloppy=True)) == (netip, net, sloppy)
 
 
+IS_AN_IP = "it is an IP address, not a host name"
+# host_problem reads "" as empty and "/" as a path before it looks for an IP; it unwraps "[...]" itself.
+HOST_ADDRESSES = [a for a in ADDRESSES if a[0] and a[0][0] != "[" and "/" not in a[0]]
+
+
+@pytest.mark.parametrize(("text", "netip", "net", "sloppy"), HOST_ADDRESSES)
+def test_webhook_and_host_names_read_ips_as_netip(text: str, netip: bool, net: bool, sloppy: bool) -> None:
+    """istiod's ``ValidateIPAddress`` is ``netip.ParseAddr``; a host that netip reads as an address,
+    bracketed or not, is an IP to ``names.host_problem`` too (one reading of IPs in the package)."""
+    assert (is_ip(text), host_problem(text) == IS_AN_IP, host_problem(f"[{text}]") == IS_AN_IP) == (netip,) * 3
+
+
+# (text, Kubernetes CEL isIP): netip.ParseAddr, minus zones and IPv4-mapped IPv6 (ip.go parseIPAddr)
+CEL_IS_IP = [
+    ("1.2.3.4", True),
+    ("2001:db8::1", True),
+    ("0000::1", True),
+    ("::1.2.3.4", True),  # IPv4-compatible, not mapped: Is4In6 is false
+    ("01.2.3.4", False),  # netip: leading zero
+    ("00000::1", False),  # netip (Go 1.22+): more than 4 hex digits
+    ("\u0661.2.3.4", False),
+    ("fe80::1%eth0", False),  # "IP address ... with zone value is not allowed"
+    ("::ffff:1.2.3.4", False),  # "IPv4-mapped IPv6 address ... is not allowed"
+    ("::ffff:102:304", False),  # the same address in hex
+    ("::ffff:1.2.3.4%x", False),
+    ("edition.cnn.com", False),
+]
+
+
+@pytest.mark.parametrize(("text", "ok"), CEL_IS_IP)
+def test_cel_is_ip_is_netip_without_zones_or_mapped_ipv4(text: str, ok: bool) -> None:
+    assert IP_FUNCTIONS["isIP"](text) is ok
+
+
 # (text, netip.ParsePrefix, net.ParseCIDR, k8s ParseCIDRSloppy)
 PREFIXES = [
     ("10.0.0.0/8", True, True, True),
@@ -314,6 +351,27 @@ def test_time_quote_is_the_time_packages_quote(text: str, quoted: str) -> None:
 )
 def test_whole_number_takes_integral_floats_as_pulumi_sends_them(value: object, number: int | None) -> None:
     assert whole_number(value) == number
+
+
+@pytest.mark.parametrize(
+    ("value", "printed"),
+    [
+        # fmt.Sprint(float64(x)) and json.Marshal(float64(x)) in Go print these without a fraction...
+        (150.0, 150),
+        (-0.0, 0),
+        (1e3, 1000),
+        (1e20, 100000000000000000000),
+        (-1e20, -100000000000000000000),
+        # ...and these with one or with an exponent ("1e+21", "1.5", "+Inf" / an error for JSON).
+        (1e21, None),
+        (-1e21, None),
+        (1.5, None),
+        (float("inf"), None),
+        (float("nan"), None),
+    ],
+)
+def test_printed_integer_is_how_go_writes_an_integral_float(value: float, printed: int | None) -> None:
+    assert printed_integer(value) == printed
 
 
 @pytest.mark.parametrize(

@@ -15,9 +15,8 @@ from typing import Any
 
 import pulumi
 import pytest
-import yaml
 from kubernetes_types import network_policy_problems
-from mocking import Registered, run
+from mocking import Registered, children, load_case, registers_exactly, run
 
 from pulumi_istio_egress import EgressLockdown, EgressLockdownError, lockdown_manifests, parse_lockdown
 from pulumi_istio_egress.analyzer import Resource, run_pack
@@ -33,25 +32,9 @@ ROOT = Path(__file__).parents[1]
 CRDS = Path(os.environ.get("ISTIO_CRDS", ROOT.parent / "shared" / "reference" / "istio-crds" / "crd-all.gen.yaml"))
 
 
-def load(path: Path) -> dict[str, Any]:
-    return dict(yaml.safe_load(path.read_text()))
-
-
-def children(resources: list[Registered]) -> list[dict[str, Any]]:
-    found = [{"type": r.type, "name": r.name, "manifest": r.inputs} for r in resources if r.parent == COMPONENT]
-    return sorted(found, key=lambda c: c["name"])
-
-
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
 def test_lockdown_registers_exactly_its_objects(path: Path) -> None:
-    case = load(path)
-    recording = run(lambda: EgressLockdown(case["name"], case["args"]))
-    got = children(recording.resources)
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        header = {k: case[k] for k in ("description", "name", "args")}
-        path.write_text(yaml.safe_dump(header, sort_keys=False, width=120)
-                        + yaml.safe_dump({"expected": got}, sort_keys=True, width=120))
-    assert got == case["expected"]
+    case, recording = registers_exactly(path, EgressLockdown, COMPONENT)
     components = [(r.name, r.parent, r.inputs) for r in recording.resources if r.type == COMPONENT]
     assert components == [(case["name"], "pulumi:pulumi:Stack", {})]
     made = [c["manifest"] for c in case["expected"]]
@@ -71,10 +54,10 @@ def test_the_network_policy_is_the_typed_kubernetes_resource() -> None:
 
 
 def test_output_args_resolve_into_the_same_objects() -> None:
-    case = load(FIXTURES / "lockdowns" / "narrow.yaml")
+    case = load_case(FIXTURES / "lockdowns" / "narrow.yaml")
     args = dict(case["args"], namespace=pulumi.Output.from_input("ci"),
                 allow_cidrs=pulumi.Output.from_input(case["args"]["allow_cidrs"]))
-    assert children(run(lambda: EgressLockdown(case["name"], args)).resources) == case["expected"]
+    assert children(run(lambda: EgressLockdown(case["name"], args)).resources, COMPONENT) == case["expected"]
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +69,7 @@ def crds() -> CrdSet:
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
 def test_objects_pass_istio_and_kubernetes_schemas(path: Path, crds: CrdSet) -> None:
     problems: dict[str, list[Any]] = {}
-    for entry in load(path)["expected"]:
+    for entry in load_case(path)["expected"]:
         manifest = entry["manifest"]
         ref = f"{manifest['kind']} {manifest['metadata']['namespace']}/{manifest['metadata']['name']}"
         if manifest["kind"] == "NetworkPolicy":
@@ -200,7 +183,7 @@ def test_sidecar_as_an_output_is_refused_up_front() -> None:
 def route() -> list[Manifest]:
     """A PASSTHROUGH route for api.stripe.com used from payments: the gateway's ServiceEntry in
     istio-system (exportTo ['.']) and the client's in payments (exportTo ['.'])."""
-    return [e["manifest"] for e in load(FIXTURES / "routes" / "passthrough.yaml")["expected"]]
+    return [e["manifest"] for e in load_case(FIXTURES / "routes" / "passthrough.yaml")["expected"]]
 
 
 def lockdown(**args: Any) -> list[Manifest]:

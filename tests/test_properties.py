@@ -15,11 +15,10 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import pulumi
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from mocking import Recording, RecordingMonitor, Registered
+from mocking import Registered, run
 from strategies import (
     SECRET_KEY,
     config_maps,
@@ -153,19 +152,15 @@ def test_any_gateway_service_the_validator_accepts_is_one_the_policies_accept(
 
 def register(args: Any) -> tuple[list[Registered], BaseException | None]:
     """Declare one EgressRoute under fresh mocks; what was registered, and what the declaration raised."""
-    recording = Recording()
-    pulumi.runtime.set_mocks(recording, preview=False, monitor=RecordingMonitor(recording))
     raised: list[BaseException] = []
 
-    @pulumi.runtime.test  # type: ignore[misc]
-    def body() -> None:
+    def program() -> None:
         try:
             EgressRoute("r", args)
         except Exception as error:  # recorded, then judged outside Pulumi's runtime
             raised.append(error)
 
-    body()
-    return recording.resources, raised[0] if raised else None
+    return run(program).resources, raised[0] if raised else None
 
 
 @bounded(25)

@@ -12,13 +12,14 @@ from typing import Any
 import yaml
 
 from ..findings import Finding, Manifest
+from ..names import ISTIO_CRDS_ENV
 from .messages import RULES_NOT_CHECKED, Run
 from .metadata import check_metadata
 from .schema import Schema, member_schema, with_defaults
 from .validation import check, check_unknown_only
 from .values import json_type, show, str_keys
 
-DEFAULT_CRDS_ENV = "ISTIO_CRDS"
+DEFAULT_CRDS_ENV = ISTIO_CRDS_ENV
 """Environment variable holding the path of the CRD YAML (e.g. Istio's ``crd-all.gen.yaml``)."""
 
 

@@ -8,12 +8,13 @@ from typing import Any
 
 from ..gosyntax import go_quote
 from ..jsontypes import json_type as shared_json_type
+from ..jsontypes import printed_integer
 
 
 def go_number(x: float | int) -> str:
     # Go prints float64 150.0 as "150" (%v); Python would print "150.0".
-    if isinstance(x, float) and x.is_integer() and abs(x) < 1e21:
-        return str(int(x))
+    if isinstance(x, float) and (number := printed_integer(x)) is not None:
+        return str(number)
     return repr(x) if isinstance(x, float) else str(x)
 
 

@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from ..findings import Finding, Manifest
+from ..names import ISTIO_CRDS_ENV
 from ..webhook import webhook_findings
 from .objects import kind_of, string_list
 from .rule import Config, ResourceRule
@@ -20,9 +21,9 @@ from .rule import Config, ResourceRule
 if TYPE_CHECKING:
     from ..conformance import CrdSet
 
-# conformance.CRDS_ENV, not imported: the CEL machinery costs half a second of pack start-up
-# and is loaded only when CRDs are configured.
-CRDS_ENV = "ISTIO_CRDS"
+# From names, not conformance: the CEL machinery costs half a second of pack start-up and is
+# loaded only when CRDs are configured.
+CRDS_ENV = ISTIO_CRDS_ENV
 KINDS = ("ServiceEntry", "Gateway", "DestinationRule", "VirtualService", "Sidecar", "AuthorizationPolicy")
 
 

@@ -12,12 +12,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..findings import Manifest
+from ..jsontypes import whole_number
 from ..names import MAX_HOST
+from ..names import MESH as MESH  # re-exported: the rule modules read it from here
 
 NETWORKING_VERSIONS = ("networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3")
 SECURITY_VERSIONS = ("security.istio.io/v1", "security.istio.io/v1beta1")
 EGRESS_KINDS = ("ServiceEntry", "Gateway", "DestinationRule", "VirtualService")
-MESH = "mesh"
+port_number = whole_number  # a port number from an int or an integral float (as numbers arrive over gRPC)
 
 
 def kind_of(manifest: Manifest) -> str | None:
@@ -66,17 +68,6 @@ def sub(value: Any, *keys: str) -> Any:
             return None
         value = value.get(key)
     return value
-
-
-def port_number(value: Any) -> int | None:
-    """A port number from an int or an integral float (as numbers arrive over gRPC)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return None
 
 
 def host_matches(pattern: str, host: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..names import MESH
 from ._headers import is_jwt_claim
 from ._http import check_http_route, check_route_destinations
 from ._syntax import (
@@ -20,7 +21,6 @@ from ._syntax import (
 )
 from ._walk import Report, at, empty_list, golist, is_array, nonempty, q, sub
 
-MESH = "mesh"
 _SEMANTICS = "internal.istio.io/route-semantics"
 _OUTBOUND = "outbound_"
 _MAX_PAIR_FINDINGS = 100  # pairwise host checks stop reporting here; a huge list must not blow up
