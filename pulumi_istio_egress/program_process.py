@@ -38,7 +38,7 @@ from typing import Any
 from .redaction import MIN_SCRUBBED, Secret, from_json, scrub, secret_texts, to_json
 from .render import RenderedObject, RenderError
 
-__all__ = ["RENDER_TIMEOUT", "become_subreaper", "descendants", "render_in_child", "stop_process_tree"]
+__all__ = ["RENDER_TIMEOUT", "become_subreaper", "children", "descendants", "render_in_child", "stop_process_tree"]
 
 RENDER_TIMEOUT = 300.0
 """Seconds a program may take to declare its objects."""
@@ -84,26 +84,40 @@ def _parents() -> dict[int, int]:
     return found
 
 
-def descendants(pid: int) -> set[int]:
-    """Every living process whose chain of parents leads to ``pid`` (``pid`` itself excluded)."""
+def _children_map() -> dict[int, list[int]]:
     children: dict[int, list[int]] = {}
     for child, parent in _parents().items():
         children.setdefault(parent, []).append(child)
+    return children
+
+
+def children(pid: int) -> set[int]:
+    """The living direct children of ``pid``."""
+    return set(_children_map().get(pid, ()))
+
+
+def descendants(pid: int) -> set[int]:
+    """Every living process whose chain of parents leads to ``pid`` (``pid`` itself excluded)."""
+    return _below([pid], _children_map())
+
+
+def _below(roots: list[int], children_of: dict[int, list[int]]) -> set[int]:
     found: set[int] = set()
-    queue = list(children.get(pid, ()))
+    queue = [child for root in roots for child in children_of.get(root, ())]
     while queue:
         child = queue.pop()
         if child not in found:
             found.add(child)
-            queue.extend(children.get(child, ()))
+            queue.extend(children_of.get(child, ()))
     return found
 
 
 def stop_process_tree(pid: int, adopted_before: set[int], timeout: float = _STOP_TIMEOUT) -> None:
-    """Kill ``pid``'s descendants and every child this process adopted since ``adopted_before``.
+    """Kill ``pid``'s descendants, and every child this process adopted since ``adopted_before`` with theirs.
 
-    ``adopted_before`` is :func:`descendants` of this process taken before ``pid`` was started
-    (with :func:`become_subreaper` called): processes of this process's own that must live on.
+    ``adopted_before`` is :func:`children` of this process taken before ``pid`` was started
+    (with :func:`become_subreaper` called): its own children, which must live on (the pack's
+    process during a render, and whatever they start). An orphan is adopted as a direct child.
     Repeats until no such process is left (one may fork while we kill) or ``timeout`` passes,
     reaping those that became our children, so no zombie is left either. Call it after
     ``pid`` itself has been waited for (or killed: its group is the caller's business).
@@ -111,7 +125,9 @@ def stop_process_tree(pid: int, adopted_before: set[int], timeout: float = _STOP
     me = os.getpid()
     deadline = time.monotonic() + timeout
     while True:
-        targets = descendants(pid) | (descendants(me) - adopted_before - {pid})
+        children_of = _children_map()
+        adopted = set(children_of.get(me, ())) - adopted_before - {pid}
+        targets = _below([pid, *adopted], children_of) | adopted
         for target in targets:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(target, signal.SIGKILL)
@@ -239,7 +255,7 @@ def render_in_child(
     """
     request = json.dumps({"program_dir": str(Path(program_dir)), "stack": stack, "config_file": config_file})
     become_subreaper()
-    adopted_before = descendants(os.getpid())
+    adopted_before = children(os.getpid())
     read_fd, write_fd = os.pipe()
     out_read, out_write = os.pipe()
     argv = [sys.executable, "-P", "-m", __name__, str(write_fd), request]

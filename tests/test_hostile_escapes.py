@@ -15,7 +15,12 @@ import pytest
 from pulumi_istio_egress import cli, output_dir
 from pulumi_istio_egress.kubeyaml import ManifestError, read
 from pulumi_istio_egress.output_dir import INDEX, JOURNAL, recover, write_output_dir
-from pulumi_istio_egress.program_process import become_subreaper, descendants, render_in_child, stop_process_tree
+from pulumi_istio_egress.program_process import (
+    become_subreaper,
+    children,
+    render_in_child,
+    stop_process_tree,
+)
 
 HOSTILE = Path(__file__).parent / "fixtures" / "hostile"
 PROGRAMS = HOSTILE / "programs"
@@ -58,16 +63,23 @@ def test_stop_process_tree_stops_any_process_and_what_escaped_it(tmp_path: Path)
     # What the pack's process (plugin_process.py) calls: any child, not only a program's.
     pid_file = tmp_path / "daemon.pid"
     assert become_subreaper()
-    before = descendants(os.getpid())
+    # Ours from before (the pack's process during a render): what it starts meanwhile lives on.
+    keeper_file = tmp_path / "keeper-child.pid"
+    keeper = subprocess.Popen(["sh", "-c", f"sleep 0.3; sleep 60 & echo $! > {keeper_file}; wait"])
+    before = children(os.getpid())
     proc = subprocess.Popen([sys.executable, "-c", DAEMON, str(pid_file)], start_new_session=True)
     for _ in range(1000):
-        if pid_file.exists():
+        if pid_file.exists() and keeper_file.exists() and keeper_file.read_text().strip():
             break
         time.sleep(0.01)
     proc.kill()
     proc.wait(timeout=10)
     stop_process_tree(proc.pid, before)
-    assert (gone(int(pid_file.read_text())), descendants(os.getpid()) - before) == (True, set())
+    keeper_child = int(keeper_file.read_text())
+    alive = not gone(keeper_child)
+    os.kill(keeper_child, 9)
+    keeper.wait(timeout=10)
+    assert (gone(int(pid_file.read_text())), alive, children(os.getpid()) - before) == (True, True, set())
 
 
 # ---------------------------------------------------------------------------------------------
