@@ -30,7 +30,8 @@ from pulumi_policy.policy import PolicyResource
 from pulumi_policy.proxy import unknown_checking_proxy
 
 from pulumi_istio_egress import parse_route, route_manifests
-from pulumi_istio_egress.analyzer import PolicyPackProcess, Resource, _struct, reconcile_config
+from pulumi_istio_egress.cli.pack_client import PolicyPackProcess, Resource, reconcile_config
+from pulumi_istio_egress.cli.pack_client.wire import _struct
 from pulumi_istio_egress.findings import Manifest
 from pulumi_istio_egress.policies import RESOURCE_RULES, STACK_RULES, pack
 

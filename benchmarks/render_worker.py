@@ -13,7 +13,7 @@ import time
 
 import pulumi_kubernetes.apiextensions  # noqa: F401 - imported by the program anyway; counted as baseline
 
-from pulumi_istio_egress.render import render_program, to_yaml
+from pulumi_istio_egress.cli.render import render_program, to_yaml
 
 
 def _rss_mib() -> float:

@@ -424,7 +424,7 @@ def check(report: Report, sizes: list[int], rounds: int, baseline: str | None) -
     sys.path.insert(0, str(HERE))
     from policy_worker import manifests
 
-    from pulumi_istio_egress.render import to_yaml
+    from pulumi_istio_egress.cli.render import to_yaml
 
     checkov = _checkov()
     tools: dict[str, list[str]] = {"ours": [str(Path(PYTHON).parent / "pulumi-istio-egress"), "check"]}

@@ -12,7 +12,7 @@ Processes that leave the group (``os.setsid()`` then fork: a daemon) are not los
 parent makes itself a child subreaper (Linux ``PR_SET_CHILD_SUBREAPER``), so every orphan of the
 program is reparented to it rather than to init, and once the program has ended it kills and
 reaps every process that is still a descendant of the program or was adopted meanwhile
-(:func:`stop_process_tree`, which the pack's process can use too).
+(:mod:`process_tree`, which the pack's process can use too).
 
 The program's output (stdout and stderr, one pipe) is held by the parent and written to its
 stderr once the program has ended, with every secret value the program saw replaced by
@@ -23,7 +23,6 @@ message is scrubbed the same way).
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
 import signal
@@ -35,119 +34,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .cli.render import RenderedObject, RenderError
+from .process_tree import become_subreaper, children, stop_process_tree
 from .redaction import MIN_SCRUBBED, Secret, from_json, scrub, secret_texts, to_json
-from .render import RenderedObject, RenderError
 
-__all__ = ["RENDER_TIMEOUT", "become_subreaper", "children", "descendants", "render_in_child", "stop_process_tree"]
+__all__ = ["RENDER_TIMEOUT", "render_in_child"]
 
 RENDER_TIMEOUT = 300.0
 """Seconds a program may take to declare its objects."""
 _MAX_RESULT = 1 << 30  # refuse a result claiming more than 1 GiB
 _STOP_TIMEOUT = 5.0
 _MAX_OUTPUT = 1 << 20  # the program's output kept for the terminal: its first and last 512 KiB
-_PR_SET_CHILD_SUBREAPER = 36  # <linux/prctl.h>
-
-
-# ---------------------------------------------------------------------------------------------
-# Never leave processes behind
-
-
-def become_subreaper() -> bool:
-    """Make this process the reaper of its orphaned descendants; False where Linux prctl is missing.
-
-    Without it, a process that escapes its group and its parent (double fork, ``setsid``) is
-    adopted by init, out of reach. Idempotent; inherited by nothing (children start without it).
-    """
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return int(libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
-    except (OSError, AttributeError):
-        return False
-
-
-def _parents() -> dict[int, int]:
-    """pid -> parent pid of every process visible in /proc (empty where there is no /proc)."""
-    found: dict[int, int] = {}
-    with contextlib.suppress(OSError):
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry}/stat", "rb") as stat:
-                    # `pid (comm) state ppid ...`: comm may hold spaces and parentheses.
-                    fields = stat.read().rpartition(b")")[2].split()
-                found[int(entry)] = int(fields[1])
-            except (OSError, IndexError, ValueError):
-                continue  # it ended while we looked
-    return found
-
-
-def _children_map() -> dict[int, list[int]]:
-    children: dict[int, list[int]] = {}
-    for child, parent in _parents().items():
-        children.setdefault(parent, []).append(child)
-    return children
-
-
-def children(pid: int) -> set[int]:
-    """The living direct children of ``pid``."""
-    return set(_children_map().get(pid, ()))
-
-
-def descendants(pid: int) -> set[int]:
-    """Every living process whose chain of parents leads to ``pid`` (``pid`` itself excluded)."""
-    return _below([pid], _children_map())
-
-
-def _below(roots: list[int], children_of: dict[int, list[int]]) -> set[int]:
-    found: set[int] = set()
-    queue = [child for root in roots for child in children_of.get(root, ())]
-    while queue:
-        child = queue.pop()
-        if child not in found:
-            found.add(child)
-            queue.extend(children_of.get(child, ()))
-    return found
-
-
-def stop_process_tree(pid: int, adopted_before: set[int], timeout: float = _STOP_TIMEOUT) -> None:
-    """Kill ``pid``'s descendants, and every child this process adopted since ``adopted_before`` with theirs.
-
-    ``adopted_before`` is :func:`children` of this process taken before ``pid`` was started
-    (with :func:`become_subreaper` called): its own children, which must live on (the pack's
-    process during a render, and whatever they start). An orphan is adopted as a direct child.
-    Repeats until no such process is left (one may fork while we kill) or ``timeout`` passes,
-    reaping those that became our children, so no zombie is left either. Call it after
-    ``pid`` itself has been waited for (or killed: its group is the caller's business).
-    """
-    me = os.getpid()
-    deadline = time.monotonic() + timeout
-    while True:
-        children_of = _children_map()
-        adopted = set(children_of.get(me, ())) - adopted_before - {pid}
-        targets = _below([pid, *adopted], children_of) | adopted
-        for target in targets:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(target, signal.SIGKILL)
-        _reap(targets, deadline)
-        if not targets or time.monotonic() >= deadline:
-            return
-
-
-def _reap(pids: set[int], deadline: float) -> None:
-    waiting = set(pids)
-    while waiting and time.monotonic() < deadline:
-        for target in list(waiting):
-            try:
-                done, _ = os.waitpid(target, os.WNOHANG)
-            except ChildProcessError:  # not our child: its own parent (also being killed) reaps it
-                done = target
-            if done:
-                waiting.discard(target)
-        if waiting:
-            time.sleep(0.01)
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:
@@ -247,7 +144,7 @@ def render_in_child(
     progress: Callable[[int], None] | None = None,
     show_secrets: bool = False,
 ) -> list[RenderedObject]:
-    """:func:`render.render_program` in a child process; :class:`RenderError` on any failure.
+    """:func:`cli.render.render_program` in a child process; :class:`RenderError` on any failure.
 
     ``progress`` is called (from a reader thread) with the running count of objects declared.
     The program's output goes to ``sys.stderr`` when it has ended, secrets scrubbed unless
@@ -364,7 +261,7 @@ def _child(argv: list[str]) -> None:
     fd = int(argv[0])
     os.set_inheritable(fd, False)  # programs' own subprocesses must not get the result pipe
     request: dict[str, Any] = json.loads(argv[1])
-    from .render import render_program
+    from .cli.render import render_program
 
     def progress(count: int) -> None:
         _write_all(fd, b"P %d\n" % count)

@@ -16,7 +16,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pulumi_istio_egress import cli, kubeyaml, program_process
+from pulumi_istio_egress import kubeyaml, program_process
+from pulumi_istio_egress.cli import main as cli
 from pulumi_istio_egress.redaction import (
     MIN_SCRUBBED,
     REDACTED,

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 from ..findings import Finding, Manifest
 from .objects import MESH, destination_rule_tls, kind_of, spec, strings
+from .remediations import export_to_private
 from .rule import Config, ResourceRule
 
 
@@ -50,4 +51,5 @@ RULE = ResourceRule(
     severity="medium",
     enforcement="mandatory",
     check=check,
+    remediate=export_to_private,
 )
