@@ -17,11 +17,24 @@ import signal
 import sys
 import time
 
-__all__ = ["STOP_TIMEOUT", "become_subreaper", "children", "descendants", "stop_process_tree"]
+__all__ = ["STOP_TIMEOUT", "become_subreaper", "children", "descendants", "disown", "own", "stop_process_tree"]
 
 STOP_TIMEOUT = 5.0
 """Seconds :func:`stop_process_tree` keeps killing and reaping."""
 _PR_SET_CHILD_SUBREAPER = 36  # <linux/prctl.h>
+_OURS: set[int] = set()
+"""Children this process started itself and has not stopped yet: never taken for adopted orphans,
+so stopping one plugin never kills another that was started after it (a test session shares them)."""
+
+
+def own(pid: int) -> None:
+    """Record ``pid`` as a child we started (see :data:`_OURS`)."""
+    _OURS.add(pid)
+
+
+def disown(pid: int) -> None:
+    """``pid`` has been stopped: forget it."""
+    _OURS.discard(pid)
 
 
 def become_subreaper() -> bool:
@@ -98,7 +111,7 @@ def stop_process_tree(pid: int, adopted_before: set[int], timeout: float = STOP_
     deadline = time.monotonic() + timeout
     while True:
         children_of = _children_map()
-        adopted = set(children_of.get(me, ())) - adopted_before - {pid}
+        adopted = set(children_of.get(me, ())) - adopted_before - _OURS - {pid}
         targets = _below([pid, *adopted], children_of) | adopted
         for target in targets:
             with contextlib.suppress(ProcessLookupError, PermissionError):

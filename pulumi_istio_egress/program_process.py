@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from .cli.render import RenderedObject, RenderError
-from .process_tree import become_subreaper, children, stop_process_tree
+from .process_tree import become_subreaper, children, disown, own, stop_process_tree
 from .redaction import MIN_SCRUBBED, Secret, from_json, scrub, secret_texts, to_json
 
 __all__ = ["RENDER_TIMEOUT", "render_in_child"]
@@ -172,6 +172,7 @@ def render_in_child(
     finally:
         os.close(write_fd)
         os.close(out_write)
+    own(proc.pid)
     deadline = time.monotonic() + timeout
     box: list[bytes] = []
     output: list[bytes] = []
@@ -193,6 +194,7 @@ def render_in_child(
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=_STOP_TIMEOUT)
         stop_process_tree(proc.pid, adopted_before)
+        disown(proc.pid)
         printer.join(timeout=_STOP_TIMEOUT)
         for thread, fd in ((reader, read_fd), (printer, out_read)):
             if not thread.is_alive():
