@@ -25,6 +25,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, NoReturn
 
+from .process_tree import become_subreaper, children, disown, own, stop_process_tree
+
 __all__ = ["PluginProcess", "PluginStartError"]
 
 STOP_TIMEOUT = 5.0
@@ -66,6 +68,7 @@ class PluginProcess:
         self._proc: subprocess.Popen[bytes] | None = None
         self._threads: list[threading.Thread] = []
         self._stopped = False
+        self._adopted_before: set[int] = set()
 
     def __enter__(self) -> PluginProcess:
         self.start()
@@ -87,6 +90,10 @@ class PluginProcess:
         """Start the process; raises ``OSError`` when it cannot be started at all."""
         if self._proc is not None:
             raise RuntimeError("the plugin process was started already")
+        # A helper that leaves the group (setsid) is reparented to us, not to init, so stop() can
+        # find and end it too (process_tree).
+        become_subreaper()
+        self._adopted_before = children(os.getpid())
         self._proc = subprocess.Popen(
             self.argv,
             cwd=self.cwd,
@@ -96,6 +103,7 @@ class PluginProcess:
             stderr=subprocess.PIPE,
             start_new_session=True,  # its own process group, stopped as a whole in stop()
         )
+        own(self._proc.pid)
         assert self._proc.stdout is not None and self._proc.stderr is not None
         self._spawn(self._read_stdout, self._proc.stdout)
         self._spawn(self._read_stderr, self._proc.stderr)
@@ -140,6 +148,8 @@ class PluginProcess:
         _signal_group(proc.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=timeout)
+        stop_process_tree(proc.pid, self._adopted_before, timeout)
+        disown(proc.pid)
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(timeout=max(0.0, deadline - time.monotonic()))

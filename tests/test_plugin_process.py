@@ -111,3 +111,34 @@ def test_stop_is_safe_before_start_and_twice(tmp_path: Path) -> None:
     process.stop()
     assert process.returncode == -signal.SIGTERM
     assert os.getpgid(os.getpid()) != process.pid  # it had its own group, not ours
+
+
+def test_a_helper_that_left_the_group_is_stopped_too(tmp_path: Path) -> None:
+    # The helper calls setsid (its own session and group) and the plugin exits: the helper is
+    # orphaned, reparented to us (process_tree.become_subreaper) and found by stop().
+    helper_code = "import os, time; os.setsid(); time.sleep(60)"
+    code = (f"import subprocess; helper = subprocess.Popen([sys.executable, '-c', {helper_code!r}]); "
+            "time.sleep(0.5); print(6666); print(helper.pid); sys.stdout.flush(); os._exit(0)")
+    pids: list[str] = []
+    with plugin(code, tmp_path, on_output=pids.append) as process:
+        assert process.await_port(30.0) == 6666
+        deadline = time.monotonic() + 30
+        while not pids and time.monotonic() < deadline:
+            time.sleep(0.05)
+        helper = int(pids[0])
+        assert not _gone(helper)
+    assert _gone(helper)  # stop() kills and reaps it before returning
+
+
+def test_stopping_one_plugin_leaves_a_later_one_running(tmp_path: Path) -> None:
+    # Both are our own children; the later one must not be taken for an orphan the first left.
+    first, second = plugin("print(1); time.sleep(60)", tmp_path), plugin("print(2); time.sleep(60)", tmp_path)
+    first.start()
+    second.start()
+    try:
+        assert (first.await_port(30.0), second.await_port(30.0)) == (1, 2)
+        first.stop()
+        assert second.returncode is None
+    finally:
+        first.stop()
+        second.stop()

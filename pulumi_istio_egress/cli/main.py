@@ -86,14 +86,17 @@ def _progress_printer(stderr: TextIO) -> Callable[[int], None] | None:
 
 
 def _render(
-    program_dir: str, stack: str | None, config_file: str | None = None, stderr: TextIO | None = None
+    program_dir: str, stack: str | None, config_file: str | None = None, stderr: TextIO | None = None,
+    show_secrets: bool = False,
 ) -> list[Any]:
     from ..program_process import render_in_child
     from .render import RenderError
 
     progress = _progress_printer(stderr) if stderr is not None else None
     try:
-        return render_in_child(program_dir, stack=stack, config_file=config_file, progress=progress)
+        return render_in_child(
+            program_dir, stack=stack, config_file=config_file, progress=progress, show_secrets=show_secrets
+        )
     except RenderError as exc:
         raise UsageError(str(exc)) from None
     finally:
@@ -109,7 +112,7 @@ def _run_render(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int
 
     # The program runs in a child process whose stdout is our stderr: its prints never reach
     # the YAML, and nothing it does changes what this process writes.
-    objects = _render(args.program_dir, args.stack, args.config_file, stderr)
+    objects = _render(args.program_dir, args.stack, args.config_file, stderr, args.show_secrets)
     if args.out is None:
         _write_text(stdout, to_yaml((o.manifest for o in objects), show_secrets=args.show_secrets))
         return EXIT_OK
@@ -160,7 +163,7 @@ def _load_inputs(
     """The objects of every input, in order: programs rendered in a child process, YAML files
     read as kubectl reads them. ``programs`` False leaves programs out; ``files`` caches what
     each file held, so a second call does not read it again."""
-    from ..kubeyaml import ManifestError, read
+    from ..kubeyaml import ManifestError, limit_problem, read
     from .pack_client import Resource
     from .report import Subject
 
@@ -169,6 +172,8 @@ def _load_inputs(
         path = Path(item)
         if path.is_dir():
             for obj in _render(item, stack) if programs else ():
+                if (problem := limit_problem(obj.manifest, f"resource {obj.pulumi_name!r}")) is not None:
+                    raise UsageError(f"{item}: {problem}")  # as for YAML: no rule sees what Istio refuses
                 resource = Resource(type=obj.pulumi_type, name=obj.pulumi_name, props=obj.manifest,
                                     urn=obj.urn, parent=obj.parent_urn)
                 loaded.append((resource, Subject(object_ref(obj.manifest), item)))
