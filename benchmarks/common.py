@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as _dt
+import gc
 import json
 import os
 import platform
 import statistics
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from importlib import import_module
 from pathlib import Path
@@ -68,6 +70,24 @@ def run_json(argv: Sequence[str], *, env: dict[str, str] | None = None, timeout:
         raise RuntimeError(f"{' '.join(argv)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     return result
+
+
+class GcClock:
+    """Wall time spent in CPython's cyclic garbage collector from now on (``gc.callbacks``): GC is part of
+    every figure (never switched off on our side), and this says how much of it was GC."""
+
+    def __init__(self) -> None:
+        self.total = 0.0
+        self.collections = 0
+        self._start = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            self.total += time.perf_counter() - self._start
+            self.collections += 1
 
 
 def median(values: Sequence[float]) -> float:
