@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/run.py                 # everything, Markdown report on stdout
     .venv/bin/python benchmarks/run.py --quick         # fewer repetitions (noisier)
     .venv/bin/python benchmarks/run.py --only import,policy --json out.json
+    .venv/bin/python benchmarks/run.py --only check --baseline /path/to/venv-of-last-release
     benchmarks/check                                   # the same, exit 1 when a target is missed
 
 Absolute times on a shared 2-core machine are noise; each target is a ratio or a difference between
