@@ -40,16 +40,17 @@ FLOOR = Path(__file__).resolve().parent / "floor_pack"
 
 
 def manifests(n: int) -> list[Manifest]:
-    """A clean stack of at least n objects: the route mix's client namespaces locked down (EgressLockdown's
-    objects, which the egress-lockdown stack rule asks for), then whole routes (never half of one, which
-    would be a violation)."""
+    """A clean stack of at least n objects: whole routes (never half of one, which would be a violation),
+    then the route mix's client namespaces locked down (EgressLockdown's objects, which the egress-lockdown
+    stack rule asks for). Routes first, so the first object is an Istio one (its Analyze loads the CRDs)."""
     namespaces = sorted({ns for i in range(len(PATTERNS)) for ns in route_args(i)["client_namespaces"]})
-    out: list[Manifest] = [m for ns in namespaces for m in lockdown_manifests(parse_lockdown({"namespace": ns}))]
+    lockdown = [m for ns in namespaces for m in lockdown_manifests(parse_lockdown({"namespace": ns}))]
+    out: list[Manifest] = []
     i = 0
-    while len(out) < n:
+    while len(out) + len(lockdown) < n:
         out += route_manifests(parse_route(route_args(i)))
         i += 1
-    return out
+    return out + lockdown
 
 
 def pack_cpu(process: PolicyPackProcess) -> float:
