@@ -278,8 +278,7 @@ def policy(report: Report, starts: int, per_resource: int, stack_rounds: int, si
     report.say(f"| gRPC, the same policies doing nothing (GC off), median | {g_on['floor_median'] * 1e3:.2f} ms | "
                f"{g_off['floor_median'] * 1e3:.2f} ms |")
     report.say(f"| gRPC, first call of a fresh pack (an Istio object) | {g_on['first'] * 1e3:.0f} ms (loads the CRDs) "
-               "| "
-               f"{g_off['first'] * 1e3:.0f} ms |")
+               f"| {g_off['first'] * 1e3:.0f} ms |")
     report.targets.append(Target("per-resource Analyze over gRPC / no-op floor", g_on["median"] / g_on["floor_median"],
                                  1.2, "x", "wall time per call, CRD layer on"))
     report.say()
