@@ -18,9 +18,9 @@ from pulumi_istio_egress.policies import STACK_RULES
 
 
 @pytest.mark.parametrize(("target", "met", "row"), [
-    (run.Target("a / floor", 1.2, 1.5, "x", "CPU"), True, "| a / floor | 1.2 x | <= 1.5 x | met | CPU |"),
+    (run.Target("a / floor", 1.2, 1.5, "x", "CPU"), True, "| a / floor | 1.20 x | <= 1.5 x | met | CPU |"),
     (run.Target("a / floor", 3.0, 1.5, "x", "CPU"), False,
-     "| a / floor | 3 x | <= 1.5 x | **MISSED** (2.0x the limit) | CPU |"),
+     "| a / floor | 3.00 x | <= 1.5 x | **MISSED** (2.00x the limit) | CPU |"),
     (run.Target("a / baseline", 9.9, 0.5, "x", "no --baseline VENV given", measured=False), True,
      "| a / baseline | not measured | <= 0.5 x | not measured | no --baseline VENV given |"),
     (run.Target("import", 80.0, 50, "ms", "context", reference=True), False,
