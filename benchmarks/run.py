@@ -53,7 +53,7 @@ class Target:
 
     def _shown(self, value: float) -> str:
         # Ratios near a limit of 1.1 must not round onto it.
-        return f"{value:.2f}" if self.unit == "x" else f"{value:.3g}"
+        return {"x": f"{value:.2f}", "MiB": f"{value:.0f}"}.get(self.unit, f"{value:.3g}")
 
     def row(self) -> str:
         if not self.measured:
