@@ -471,7 +471,8 @@ def check(report: Report, sizes: list[int], rounds: int, baseline: str | None) -
     report.data["check"] = results
     report.say("## `check` end to end")
     report.say()
-    report.say(f"A YAML file of N objects of the route mix, median of {rounds} whole commands per tool, alternating. "
+    report.say("A YAML file of N objects (the route mix and its client namespaces' lockdown, clean), median of "
+               f"{rounds} whole commands per tool, alternating; each installation runs the pack it ships. "
                + ("" if checkov else "checkov was not found (run `bash benchmarks/setup-checkov.sh`). ")
                + ("" if baseline else "No `--baseline` installation was given. "))
     report.say()
