@@ -23,16 +23,16 @@ if not Path(PYTHON).exists():
 CRDS = os.environ.get("ISTIO_CRDS") or str(ROOT.parent / "shared" / "reference" / "istio-crds" / "crd-all.gen.yaml")
 
 # The CLI's modules the benchmarks use, each name with the module that holds it. This is the only place in
-# benchmarks/ that names those modules (they are moving into pulumi_istio_egress/cli/): a move changes
+# benchmarks/ that names those modules (they moved once, into pulumi_istio_egress/cli/): a move changes
 # these lines and nothing else. Resolved on first use (`from common import to_yaml`, PEP 562), so a worker
 # that needs none of them (registration) does not load them into the heap it measures.
 _CLI_NAMES: dict[str, str] = {
-    "PolicyPackProcess": "pulumi_istio_egress.analyzer",
-    "Resource": "pulumi_istio_egress.analyzer",
-    "reconcile_config": "pulumi_istio_egress.analyzer",
-    "_struct": "pulumi_istio_egress.analyzer",
-    "render_program": "pulumi_istio_egress.render",
-    "to_yaml": "pulumi_istio_egress.render",
+    "PolicyPackProcess": "pulumi_istio_egress.cli.pack_client",
+    "Resource": "pulumi_istio_egress.cli.pack_client",
+    "reconcile_config": "pulumi_istio_egress.cli.pack_client",
+    "_struct": "pulumi_istio_egress.cli.pack_client.wire",
+    "render_program": "pulumi_istio_egress.cli.render",
+    "to_yaml": "pulumi_istio_egress.cli.render",
 }
 
 

@@ -56,9 +56,9 @@ def manifests(n: int) -> list[Manifest]:
 def pack_cpu(process: PolicyPackProcess) -> float:
     """CPU seconds the pack process has used (user + system, with reaped children), from /proc: the
     server's own work, which other tenants of a shared machine disturb far less than wall time."""
-    proc = process._proc  # private to the client; a benchmark may look
-    assert proc is not None
-    fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    plugin = process._process  # private to the client; a benchmark may look
+    assert plugin is not None and plugin.pid is not None
+    fields = Path(f"/proc/{plugin.pid}/stat").read_text().rsplit(")", 1)[1].split()
     return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 

@@ -1,5 +1,5 @@
 """``python -m pulumi_istio_egress``: the same as the ``pulumi-istio-egress`` command."""
 
-from .cli import main
+from .cli.main import main
 
 raise SystemExit(main())

@@ -22,7 +22,9 @@ would give it:
 * excessive aliasing is refused with go-yaml v2's own ratio rule (``decoder.unmarshal``).
 
 Beyond that, checks that the API server would make before anything is stored: an object's JSON
-past the request body limit, ``metadata.name``/``namespace`` past their lengths. Nesting deeper
+past the request body limit, ``metadata.name``/``namespace`` and label keys and values past
+their lengths, and (in Istio objects) hosts longer than Istio's 255 characters, so no rule ever
+sees one. Nesting deeper
 than :data:`MAX_DEPTH` is refused too (kubectl would send it; the rules here are recursive, and a
 refusal exits 2 rather than passing). Every step is linear in the size of the input.
 """
@@ -35,13 +37,22 @@ import json
 import math
 import re
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
-__all__ = ["MAX_DEPTH", "MAX_REQUEST_BYTES", "ManifestError", "ManifestItem", "expand", "load_documents", "read"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_REQUEST_BYTES",
+    "ManifestError",
+    "ManifestItem",
+    "expand",
+    "limit_problem",
+    "load_documents",
+    "read",
+]
 
 MAX_REQUEST_BYTES = 3 * 1024 * 1024
 """kube-apiserver's default limit on a request body (``MaxRequestBodyBytes``, 3 MiB)."""
@@ -49,6 +60,11 @@ MAX_DEPTH = 100
 """Deepest nesting of mappings and lists accepted (Istio objects need about 15)."""
 MAX_NAME = 253  # apimachinery ValidateObjectMeta: names are DNS subdomains (custom resources too)
 MAX_NAMESPACE = 63  # namespaces are DNS labels
+MAX_LABEL_VALUE = 63  # apimachinery validation.IsValidLabelValue
+MAX_LABEL_PREFIX = 253  # apimachinery validation.IsQualifiedName: `prefix/name`, prefix a DNS subdomain
+MAX_LABEL_NAME = 63
+MAX_HOST = 255  # Istio pkg/config/validation/agent checkDNS1123Preconditions: "domain name too long (max 255)"
+_ISTIO_GROUPS = ("networking.istio.io/", "security.istio.io/")
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # C parser and composer when built in
 
@@ -408,8 +424,8 @@ def expand(number: int, document: Any) -> Iterator[ManifestItem]:
         yield ManifestItem(_checked(_object(item, where), where), where)
 
 
-def _checked(manifest: dict[str, Any], place: str) -> dict[str, Any]:
-    """Refuse what the API server refuses before it looks at the object's kind."""
+def _checked(manifest: dict[str, Any], place: str, quote: Callable[[str], str] = _shorten) -> dict[str, Any]:
+    """Refuse what the API server refuses before it looks at the object's kind; ``quote`` shows values."""
     try:
         size = len(json.dumps(manifest, allow_nan=False, separators=(",", ":")))
     except ValueError:
@@ -427,9 +443,67 @@ def _checked(manifest: dict[str, Any], place: str) -> dict[str, Any]:
             if isinstance(value, str) and len(value) > limit:
                 raise ManifestError(
                     f"{place}: metadata.{key} is {len(value)} characters long; Kubernetes allows {limit}"
-                    f" (got {_shorten(value)})"
+                    f" (got {quote(value)})"
+                )
+    if isinstance(metadata, dict) and isinstance(metadata.get("labels"), dict):
+        for key, value in metadata["labels"].items():
+            prefix, _, name = key.rpartition("/")
+            for what, text, limit in (
+                (f"the label key {quote(key)}'s prefix", prefix, MAX_LABEL_PREFIX),
+                (f"the label key {quote(key)}'s name", name, MAX_LABEL_NAME),
+                (f"the value of label {quote(key)}", value if isinstance(value, str) else "", MAX_LABEL_VALUE),
+            ):
+                if len(text) > limit:
+                    raise ManifestError(
+                        f"{place}: metadata.labels: {what} is {len(text)} characters long; Kubernetes allows {limit}"
+                    )
+    if str(manifest.get("apiVersion")).startswith(_ISTIO_GROUPS):
+        for path, host in _hosts(manifest.get("spec")):
+            if len(host) > MAX_HOST:
+                raise ManifestError(
+                    f"{place}: {path} is a host of {len(host)} characters; Istio allows {MAX_HOST}"
+                    f" (got {quote(host)})"
                 )
     return manifest
+
+
+def _hosts(spec: Any) -> Iterator[tuple[str, str]]:
+    """``(path, host)`` of every ``host: x`` and ``hosts: [x]`` string under ``spec``, any depth, iteratively.
+
+    Covers ServiceEntry/VirtualService ``hosts``, DestinationRule ``host``, route destinations, Gateway
+    and Sidecar ``namespace/host`` entries (the host is the part after the ``/``).
+    """
+    stack: list[tuple[str, Any]] = [("spec", spec)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key == "host" and isinstance(item, str):
+                    yield f"{path}.host", item
+                elif key == "hosts" and isinstance(item, list):
+                    for index, host in enumerate(item):
+                        if isinstance(host, str):
+                            yield f"{path}.hosts[{index}]", host.rpartition("/")[2]
+                else:
+                    stack.append((f"{path}.{key}", item))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{index}]", item) for index, item in enumerate(value))
+
+
+def limit_problem(manifest: dict[str, Any], place: str) -> str | None:
+    """What :func:`read` would refuse in an object that did not come from YAML (a program's), else None.
+
+    Lengths are those of the secret values too (the pack sees them); the message never quotes one.
+    """
+    from .redaction import REDACTED, reveal, scrub, secret_texts
+
+    secrets = secret_texts([manifest])
+    try:
+        # With secrets inside, no value is quoted: a shortened quote would escape the scrubbing.
+        _checked(reveal(manifest), place, quote=(lambda _text: repr(REDACTED)) if secrets else _shorten)
+    except ManifestError as exc:
+        return scrub(str(exc), secrets)
+    return None
 
 
 def read(text: str) -> list[ManifestItem]:

@@ -1,5 +1,6 @@
 """Typos in a policy pack config (the ``--policy-pack-config`` JSON): unknown policy names and
-unknown options, each with a "did you mean".
+unknown options, each with a "did you mean", and enforcement levels that are misspelt or ask a
+policy to remediate that cannot.
 
 The Analyzer protocol carries only a config schema's ``properties`` and ``required``, so the CLI
 cannot be told ``additionalProperties: false`` and passes misspelt options through silently;
@@ -9,11 +10,13 @@ cannot be told ``additionalProperties: false`` and passes misspelt options throu
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 ENFORCEMENT_LEVEL = "enforcementLevel"
 ALL = "all"  # the config key that sets every policy's level
+LEVELS = ("advisory", "mandatory", "remediate", "disabled")
+REMEDIATE = "remediate"
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
@@ -36,10 +39,41 @@ def unknown_options(policy: str, options: Iterable[str], known: Iterable[str]) -
     ]
 
 
-def config_typos(config: Mapping[str, Any], schemas: Mapping[str, Mapping[str, Any] | None]) -> list[str]:
-    """Problems of ``config`` against the pack's policies (name -> JSON schema of its config, or None)."""
+def _level_of(value: Any) -> Any:
+    return value.get(ENFORCEMENT_LEVEL) if isinstance(value, Mapping) else value
+
+
+def level_problems(key: str, level: Any, remediating: Collection[str] | None) -> list[str]:
+    """A misspelt enforcement level, and ``remediate`` where it cannot remediate.
+
+    pulumi-policy runs a policy's remediation only at level ``remediate`` and treats that level as
+    ``mandatory`` for a policy without one (``_PolicyAnalyzerServicer.Analyze``/``AnalyzeStack``),
+    so ``remediate`` on such a policy silently blocks where an advisory one was meant to warn, and
+    on ``all`` it makes every advisory policy mandatory. ``remediating`` names the policies that
+    can remediate (``None``: not known, e.g. another pack)."""
+    if level is None or (isinstance(level, str) and level in LEVELS and level != REMEDIATE):
+        return []
+    where = f"policy pack config: {key}: enforcementLevel"
+    if not isinstance(level, str) or level not in LEVELS:
+        return [f"{where} {level!r} is not a level; " + did_you_mean(str(level), LEVELS)]
+    if remediating is None or key in remediating:
+        return []
+    can = ", ".join(sorted(remediating)) or "none"
+    if key == ALL:
+        return [f"{where} 'remediate' would make every policy that cannot remediate mandatory, advisory ones "
+                f"too; set it on the policies that remediate instead: {can}"]
+    return [f"{where} 'remediate': {key} has no remediation, so pulumi-policy would treat it as mandatory; "
+            f"the policies that remediate are {can}"]
+
+
+def config_typos(config: Mapping[str, Any], schemas: Mapping[str, Mapping[str, Any] | None],
+                 remediating: Collection[str] | None = None) -> list[str]:
+    """Problems of ``config`` against the pack's policies (name -> JSON schema of its config, or None):
+    unknown policies and options, and enforcement levels (see :func:`level_problems`)."""
     problems: list[str] = []
     for key, value in config.items():
+        if key == ALL or key in schemas:
+            problems += level_problems(key, _level_of(value), remediating)
         if key == ALL:
             continue
         if key not in schemas:

@@ -2,7 +2,9 @@
 
 ``ProviderPlugin`` starts ``python <plugin dir> <engine address>`` in the plugin directory (what
 the Python language host runs for a source-based plugin with a ``__main__.py``), reads the gRPC
-port from the first line of stdout, and calls the ``ResourceProvider`` service. It also serves the
+port from the first line of stdout, and calls the ``ResourceProvider`` service. The process itself
+is run by the library's :class:`pulumi_istio_egress.plugin_process.PluginProcess`, the same code
+that runs a policy pack for ``check``. It also serves the
 two services a component provider calls back into, on 127.0.0.1:
 
 * ``FakeEngine`` records ``Log`` calls;
@@ -19,11 +21,9 @@ from __future__ import annotations
 
 import json
 import os
-import queue
-import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +42,8 @@ from pulumi.runtime.proto import (
     resource_pb2_grpc,
     status_pb2,
 )
+
+from pulumi_istio_egress.plugin_process import PluginProcess, PluginStartError
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 """How the engine spells a value not known yet (during preview) in a protobuf Struct."""
@@ -222,11 +224,8 @@ class ProviderPlugin:
         self.monitor = FakeResourceMonitor()
         self.engine_address = ""
         self.monitor_address = ""
-        self._stderr: list[str | None] = []
-        self._lines: queue.Queue[str | None] = queue.Queue()
         self._servers: list[grpc.Server] = []
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._readers: list[threading.Thread] = []
+        self._process: PluginProcess | None = None
         self._channel: grpc.Channel | None = None
         self._stub: provider_pb2_grpc.ResourceProviderStub | None = None
         self.handshake: provider_pb2.ProviderHandshakeResponse | None = None
@@ -307,16 +306,12 @@ class ProviderPlugin:
             raise PluginError(f"{self.plugin_dir}: only Python plugins are supported, runtime is {runtime!r}")
         self.engine_address = self._serve(engine_pb2_grpc.add_EngineServicer_to_server, self.engine)
         self.monitor_address = self._serve(resource_pb2_grpc.add_ResourceMonitorServicer_to_server, self.monitor)
-        self._proc = subprocess.Popen(
-            [self.python, str(self.plugin_dir), self.engine_address],
-            cwd=self.plugin_dir,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        self._read(self._proc.stdout, self._lines.put, eof=True)
-        self._read(self._proc.stderr, self._stderr.append)
-        port = self._await_port(timeout=60.0)
+        self._process = PluginProcess([self.python, str(self.plugin_dir), self.engine_address], cwd=self.plugin_dir)
+        self._process.start()
+        try:
+            port = self._process.await_port(timeout=60.0)
+        except PluginStartError as err:
+            raise PluginError(f"{self.plugin_dir}: {err}") from None
         self._channel = grpc.insecure_channel(f"127.0.0.1:{port}")
         self._stub = provider_pb2_grpc.ResourceProviderStub(self._channel)
         directory = str(self.plugin_dir)
@@ -336,55 +331,15 @@ class ProviderPlugin:
         self._servers.append(server)
         return f"127.0.0.1:{port}"
 
-    def _read(self, stream: Any, on_line: Callable[[str | None], None], *, eof: bool = False) -> None:
-        """Pump ``stream`` line by line on a thread; with ``eof``, end with ``on_line(None)``."""
-
-        def pump() -> None:
-            for raw in iter(stream.readline, b""):
-                on_line(raw.decode(errors="replace").rstrip("\r\n"))
-            if eof:
-                on_line(None)
-
-        thread = threading.Thread(target=pump, daemon=True)
-        thread.start()
-        self._readers.append(thread)
-
-    def _await_port(self, timeout: float) -> int:
-        try:
-            line = self._lines.get(timeout=timeout)
-        except queue.Empty:
-            raise PluginError(f"{self.plugin_dir}: no port on stdout within {timeout:g}s{self._tail()}") from None
-        if line is None or not line.strip().isdigit():
-            self._stop_process()
-            raise PluginError(f"{self.plugin_dir}: expected a port on stdout, got {line!r}{self._tail()}")
-        return int(line)
-
     def _tail(self) -> str:
-        lines = [line for line in self._stderr[-30:] if line is not None]
-        return "\nstderr:\n" + "\n".join(lines) if lines else "\n(stderr was empty)"
-
-    def _stop_process(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        for thread in self._readers:
-            thread.join(timeout=5)
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
+        return self._process.stderr_tail() if self._process is not None else "\n(stderr was empty)"
 
     def close(self) -> None:
         if self._channel is not None:
             self._channel.close()
             self._channel = None
-        self._stop_process()
+        if self._process is not None:
+            self._process.stop()
         for server in self._servers:
             server.stop(grace=None).wait()
         self._servers = []

@@ -17,7 +17,7 @@ import yaml
 from mocking import run
 
 from pulumi_istio_egress import Dataplane, EgressRoute, TlsMode
-from pulumi_istio_egress.analyzer import Resource, run_pack
+from pulumi_istio_egress.cli.pack_client import Resource, run_pack
 from pulumi_istio_egress.findings import Finding, Manifest, object_ref
 from pulumi_istio_egress.policies import STACK_RULES, waypoint_binding, waypoint_policies
 

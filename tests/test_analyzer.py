@@ -12,7 +12,7 @@ import grpc
 import pytest
 from pulumi.runtime.proto import engine_pb2, engine_pb2_grpc
 
-from pulumi_istio_egress.analyzer import (
+from pulumi_istio_egress.cli.pack_client import (
     UNKNOWN,
     PackInfo,
     PolicyInfo,
@@ -384,6 +384,78 @@ def test_analyze_stack(
     assert pack.analyze_stack(resources) == expected
 
 
+def _pending(name: str) -> Resource:
+    return Resource("kubernetes:core/v1:ConfigMap", name, {"metadata": UNKNOWN})
+
+
+@pytest.mark.parametrize("window", [1, 2, 3, 64])
+@pytest.mark.parametrize(
+    "config_file", [None, {TEAM: "remediate"}, {TEAM: "advisory"}], ids=["default", "remediate", "advisory"]
+)
+def test_analyze_each_is_analyze_in_turn_pipelined(
+    pack: PolicyPackProcess, config_file: dict[str, Any] | None, window: int
+) -> None:
+    # Issue 17: the per-resource calls overlap, the answers do not change, nor their order.
+    pack.configure(reconcile_config(pack.info, config_file))
+    resources = [cm(f"r{i}", team=None if i % 3 else "web") for i in range(10)] + [_pending("p"), cm("last")]
+    in_turn = []
+    for resource in resources:
+        remediated, _ = pack.remediate(resource)
+        in_turn.append((remediated, pack.analyze(resource)))
+    assert list(pack.analyze_each(resources, window=window)) == in_turn
+    assert len({tuple(v) for _, v in in_turn}) > 1  # the resources are judged differently: order matters
+
+
+OVERLAP_PACK = """
+    import threading
+    from pulumi_policy import EnforcementLevel, PolicyPack, ResourceValidationPolicy
+
+    in_flight, peak, changed = 0, 0, threading.Condition()
+
+    def overlap(args, report_violation):
+        # Each call waits (at most 5 s) until two calls have been in the pack at once.
+        global in_flight, peak
+        with changed:
+            in_flight += 1
+            peak = max(peak, in_flight)
+            changed.notify_all()
+            changed.wait_for(lambda: peak >= 2, timeout=5)
+            in_flight -= 1
+            report_violation("overlapped" if peak >= 2 else "alone")
+
+    PolicyPack(name="overlap", policies=[ResourceValidationPolicy(
+        name="overlap", description="d", validate=overlap, enforcement_level=EnforcementLevel.ADVISORY)])
+"""
+
+
+def test_analyze_each_has_calls_in_flight_together(tmp_path: Path) -> None:
+    # Not a timing: the pack itself sees two Analyze calls at once, which in-turn calls never are.
+    with PolicyPackProcess(write_pack(tmp_path / "overlap", OVERLAP_PACK)) as process:
+        found = [v for _, vs in process.analyze_each([cm(f"r{i}") for i in range(8)]) for v in vs]
+    assert [v.message for v in found] == ["d\noverlapped"] * 8
+
+
+def test_analyze_each_names_what_it_found_in_order(pack: PolicyPackProcess) -> None:
+    pack.configure(reconcile_config(pack.info, None))
+    found = [v for _, vs in pack.analyze_each([cm("a", team=None), cm("b"), cm("c", team=None)], window=2) for v in vs]
+    assert found == [team_violation("a"), team_violation("c")]
+
+
+def test_analyze_each_stops_at_a_bad_resource_and_leaves_the_pack_usable(pack: PolicyPackProcess) -> None:
+    pack.configure(reconcile_config(pack.info, None))
+    resources = [cm(f"r{i}") for i in range(5)] + [Resource("t:m:R", "r", {"data": {"s": {1}}})] + [cm("after")]
+    with pytest.raises(TypeError) as raised:
+        list(pack.analyze_each(resources, window=3))
+    assert str(raised.value) == "data.s: cannot send a set to a policy pack"
+    assert pack.analyze(cm("bare", team=None)) == [team_violation("bare")]
+
+
+def test_analyze_each_needs_a_window(pack: PolicyPackProcess) -> None:
+    with pytest.raises(ValueError) as raised:
+        list(pack.analyze_each([cm("a")], window=0))
+    assert str(raised.value) == "window must be at least 1, got 0"
+
+
 def test_policy_error_surfaces_as_policy_pack_error(pack: PolicyPackProcess) -> None:
     # A level-only entry gives the stack policy no config, so its config["maxResources"] raises.
     pack.configure({SIZE: {"enforcementLevel": "advisory"}})
@@ -434,7 +506,7 @@ def test_logs_stream_and_engine_service_and_clean_shutdown() -> None:
             engine.Log(engine_pb2.LogRequest(severity=engine_pb2.WARNING, message="via the engine"))
             engine.SetRootResource(engine_pb2.SetRootResourceRequest(urn=ROOT))
             root = engine.GetRootResource(engine_pb2.GetRootResourceRequest()).urn
-        proc = process._proc  # private: only to prove the child was reaped
+        proc = process._process  # private: only to prove the child was reaped
     assert root == ROOT
     assert sorted(process.logs) == ["info: max-resources: 2 resources, limit 3.0", "warning: via the engine"]
     assert proc is not None and proc.returncode is not None
@@ -512,7 +584,7 @@ def test_start_failures(
     message = str(raised.value)
     assert message.startswith(f"policy pack {directory} failed to start: {reason}\n")
     assert stderr_line in message
-    assert process._proc is not None and process._proc.returncode is not None  # killed and reaped
+    assert process._process is not None and process._process.returncode is not None  # killed and reaped
 
 
 @pytest.mark.parametrize(

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from pulumi_istio_egress import cli
+from pulumi_istio_egress.cli import main as cli
 
 ROOT = Path(__file__).parents[1]
 PACK = str(ROOT / "policy")
@@ -156,3 +159,45 @@ def test_diagram_ambient(monkeypatch: pytest.MonkeyPatch) -> None:
         '        route1_waypoint -->|"app\'s TLS passed through"| route1_host["api.stripe.com:443"]',
         "    end",
     ]) + "\n")
+
+
+BROKEN_PIPE = [
+    pytest.param(["--help"], id="help"),
+    pytest.param(["--version"], id="version"),
+    pytest.param(["pack-dir"], id="pack-dir"),
+    pytest.param(["render", str(ROOT / "examples" / "passthrough")], id="render"),
+    pytest.param(["check", BLOG, "--policy-pack", PACK], id="check-violations"),
+    pytest.param(["check", str(ROOT / "examples" / "lockdown"), "--policy-pack", PACK], id="check-compliant"),
+    pytest.param(["check", BLOG, "--policy-pack", PACK, "--format", "sarif"], id="check-sarif"),
+    pytest.param(["diagram", BLOG], id="diagram"),
+]
+
+
+@pytest.mark.parametrize("argv", BROKEN_PIPE)
+def test_a_reader_that_left_is_a_write_error_without_a_traceback(argv: list[str]) -> None:
+    # `... | head -1` (issue 11): a pipe whose reader is gone before anything is written, so every
+    # write fails with EPIPE. The output is incomplete: exit 2, never a verdict; nothing on stderr.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run([sys.executable, "-m", "pulumi_istio_egress", *argv], stdout=write_end,
+                                stderr=subprocess.PIPE, timeout=300, check=False)
+    finally:
+        os.close(write_end)
+    assert (result.returncode, result.stderr.decode()) == (2, "")
+
+
+@pytest.mark.parametrize(
+    ("inputs", "urn"),
+    [
+        pytest.param([BLOG, BLOG], "urn:pulumi:stack::project::kubernetes:networking.istio.io/v1:ServiceEntry::"
+                     "payments/stripe", id="one-file-twice"),
+        pytest.param([str(FIXTURES / "cli" / "twice.yaml")],
+                     "urn:pulumi:stack::project::kubernetes:core/v1:ConfigMap::apps/a", id="within-a-file"),
+    ],
+)
+def test_an_object_declared_twice_is_refused_naming_the_first_repeat(
+    inputs: list[str], urn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run(["check", *inputs, "--policy-pack", PACK], monkeypatch) == (
+        2, "", f"error: the same object is declared twice: {urn}\n")

@@ -10,8 +10,8 @@ import yaml
 from gateway_api_crds import channel_path
 from kubernetes_types import network_policy_problems
 
+from pulumi_istio_egress.cli.render import render_program, to_yaml
 from pulumi_istio_egress.conformance import CrdSet
-from pulumi_istio_egress.render import render_program, to_yaml
 from pulumi_istio_egress.webhook import webhook_findings
 
 ROOT = Path(__file__).parents[1]
@@ -101,7 +101,7 @@ BAD_ROOT_CONFIG = [
 
 @pytest.mark.parametrize(("name", "message"), BAD_ROOT_CONFIG, ids=[n for n, _ in BAD_ROOT_CONFIG])
 def test_root_project_refuses_bad_stack_config(name: str, message: str) -> None:
-    from pulumi_istio_egress.render import RenderError
+    from pulumi_istio_egress.cli.render import RenderError
 
     with pytest.raises(RenderError) as caught:
         render_program(ROOT, config_file=str(ROOT_CONFIG / f"{name}.yaml"))

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from mocking import Recording, run
 
-from pulumi_istio_egress import EgressRoute, EgressRouteError, cli
-from pulumi_istio_egress.analyzer import PolicyPackProcess, Resource
+from pulumi_istio_egress import EgressRoute, EgressRouteError
+from pulumi_istio_egress.cli import main as cli
+from pulumi_istio_egress.cli.pack_client import PolicyPackProcess, Resource
 from pulumi_istio_egress.policy_config import config_typos
 from pulumi_istio_egress.route import parse_route
 

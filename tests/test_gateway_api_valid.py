@@ -10,7 +10,7 @@ import yaml
 from gateway_api_crds import channel_path
 from test_conformance_gateway_api import MESH_HTTP_ROUTE, cel_fix, edited
 
-from pulumi_istio_egress.analyzer import Resource, run_pack
+from pulumi_istio_egress.cli.pack_client import Resource, run_pack
 from pulumi_istio_egress.findings import Finding
 from pulumi_istio_egress.policies import gateway_api_valid
 from pulumi_istio_egress.policies.pack import ADVISORIES

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from pulumi_istio_egress.findings import Finding, Manifest, object_ref
-from pulumi_istio_egress.policies import RESOURCE_RULES, STACK_RULES
+from pulumi_istio_egress.policies import RESOURCE_RULES, STACK_RULES, export_scope
 from pulumi_istio_egress.policies.rule import ResourceRule, StackRule
 
 DOCS = Path(__file__).parent / "fixtures" / "istio-docs" / "classic"
@@ -53,36 +53,10 @@ def judge(rule_name: str, manifests: list[Manifest]) -> list[Row]:
 # --- the findings, one builder per fact ------------------------------------------------------------
 
 def unscoped(obj: str) -> Row:
-    """export-to-scoped: an object that must set exportTo does not."""
-    return (obj, "spec.exportTo", None, "unset exportTo exports the object to every namespace",
-            "set exportTo to '.' and the client namespaces that need it")
-
-
-def entry_unscoped(obj: str, host: str) -> Row:
-    """egress-visibility: the ServiceEntry's own unset exportTo."""
-    return (obj, "spec.exportTo", None,
-            f"the ServiceEntry for {host} is not scoped: unset exportTo shows it to every namespace, so every "
-            "sidecar in the mesh can reach it", "set exportTo to '.' and the client namespaces that use the route")
-
-
-def route_unscoped(obj: str, host: str) -> Row:
-    return (obj, "spec.exportTo", None,
-            f"the VirtualService routing {host} to the egress gateway is not scoped: unset exportTo shows it to "
-            "every namespace", "set exportTo to '.' and the client namespaces that use the route")
-
-
-def subset_rule_unscoped(obj: str, subset: str) -> Row:
-    return (obj, "spec.exportTo", None,
-            f"the DestinationRule defining egress gateway subset {subset} of {EGW} is not scoped: unset exportTo "
-            "shows it to every namespace",
-            "export it to '.' in each client namespace (EgressRoute creates one per client namespace)")
-
-
-def origination_unscoped(obj: str, host: str) -> Row:
-    return (obj, "spec.exportTo", None,
-            f"the DestinationRule originating TLS (SIMPLE) to {host} is exported beyond its namespace, to every "
-            "namespace: only the egress gateway needs it, and sidecars that see it would originate TLS themselves",
-            "set exportTo to ['.'] and keep the rule in the egress gateway's namespace")
+    """export-to-scoped: an object that must set exportTo does not. It owns this fact: egress-visibility
+    does not report the same unset exportTo again (one finding per fact, issue 9)."""
+    fix = export_scope.FIX_ORIGINATING if obj in ORIGINATING else export_scope.FIX
+    return (obj, "spec.exportTo", None, "unset exportTo exports the object to every namespace", fix)
 
 
 def lockdown_not_judged(obj: str, host: str) -> Row:
@@ -148,13 +122,15 @@ TEST_EGRESS_DR = "DestinationRule test-egress/egressgateway-for-cnn"
 VS_NGINX, DR_NGINX, ORIGINATE_NGINX = ("VirtualService default/direct-nginx-through-egress-gateway",
                                        "DestinationRule default/egressgateway-for-nginx",
                                        "DestinationRule istio-system/originate-mtls-for-nginx")
+ORIGINATING = (ORIGINATE_CNN, ORIGINATE_NGINX, "DestinationRule default/edition-cnn-com")
+"""DestinationRules that originate TLS: export-to-scoped's fix for them keeps them from the clients."""
 
 
 def only_a_service_entry(obj: str, host: str) -> dict[str, list[Row]]:
     """A bare ServiceEntry, as the egress-control task has it: a bypass by the pack's intent."""
     return {"export-to-scoped": [unscoped(obj)],
             "egress-via-gateway": [no_mesh_route(obj, host), no_gateway(obj, host)],
-            "egress-visibility": [entry_unscoped(obj, host)], "egress-lockdown": [lockdown_not_judged(obj, host)]}
+            "egress-lockdown": [lockdown_not_judged(obj, host)]}
 
 
 def gateway_scoping(*objects: str) -> list[Row]:
@@ -168,9 +144,7 @@ def cnn_origination(*, references: list[Row], visibility_extra: list[Row]) -> di
         "egress-via-gateway": [unrouted_tls_port(SE_CNN, CNN)],
         "egress-references-resolve": [subset_only_in_default(VS_CNN, "spec.http[0].route[0].destination.subset", "cnn"),
                                       *references],
-        "egress-visibility": [entry_unscoped(SE_CNN, CNN), route_unscoped(VS_CNN, CNN),
-                              subset_rule_unscoped(DR_CNN, "cnn"), origination_unscoped(ORIGINATE_CNN, CNN),
-                              *visibility_extra],
+        "egress-visibility": visibility_extra,
         "egress-lockdown": [lockdown_not_judged(SE_CNN, CNN)],
     }
 
@@ -181,8 +155,6 @@ def cnn_passthrough(*, via: list[Row], subset: str = "cnn", in_default: str = ""
         "egress-via-gateway": via,
         "egress-references-resolve": [subset_only_in_default(VS_CNN, "spec.tls[0].route[0].destination.subset",
                                                              subset, in_default)],
-        "egress-visibility": [entry_unscoped(SE_CNN, CNN), route_unscoped(VS_CNN, CNN),
-                              *([subset_rule_unscoped(DR_CNN, "cnn")] if subset == "cnn" else [])],
         "egress-lockdown": [lockdown_not_judged(SE_CNN, CNN)],
     }
 
@@ -247,8 +219,6 @@ EXPECTED: dict[str, dict[str, list[Row]]] = {
         "egress-via-gateway": [unrouted_tls_port(SE_CNN, CNN)],
         "egress-references-resolve": [
             subset_only_in_default(VS_CNN, "spec.http[0].route[0].destination.subset", "cnn")],
-        "egress-visibility": [entry_unscoped(SE_CNN, CNN), route_unscoped(VS_CNN, CNN),
-                              subset_rule_unscoped(DR_CNN, "cnn")],
         "egress-lockdown": [lockdown_not_judged(SE_CNN, CNN)],
     },
     "gateway-https-passthrough": cnn_passthrough(via=[]),
@@ -256,8 +226,6 @@ EXPECTED: dict[str, dict[str, list[Row]]] = {
     "gateway-https-network-policy": {
         **cnn_passthrough(via=[]),
         "export-to-scoped": gateway_scoping(SE_CNN, DR_CNN, VS_CNN, TEST_EGRESS_DR),
-        "egress-visibility": [entry_unscoped(SE_CNN, CNN), route_unscoped(VS_CNN, CNN),
-                              subset_rule_unscoped(DR_CNN, "cnn"), subset_rule_unscoped(TEST_EGRESS_DR, "cnn")],
     },
     "gateway-tls-origination": cnn_origination(references=[], visibility_extra=[]),
     "gateway-mtls-origination": nginx_origination(via=[]),
@@ -268,10 +236,6 @@ EXPECTED: dict[str, dict[str, list[Row]]] = {
         "egress-references-resolve": [subset_only_in_default(
             "VirtualService default/direct-wikipedia-through-egress-gateway", "spec.tls[0].route[0].destination.subset",
             "wikipedia")],
-        "egress-visibility": [
-            entry_unscoped("ServiceEntry default/www-wikipedia", "www.wikipedia.org"),
-            route_unscoped("VirtualService default/direct-wikipedia-through-egress-gateway", "www.wikipedia.org"),
-            subset_rule_unscoped("DestinationRule default/egressgateway-for-wikipedia", "wikipedia")],
         "egress-lockdown": [lockdown_not_judged("ServiceEntry default/www-wikipedia", "www.wikipedia.org")],
     },
     "wildcard-direct": {
@@ -298,8 +262,6 @@ EXPECTED: dict[str, dict[str, list[Row]]] = {
             no_gateway("ServiceEntry default/github-https", "github.com"),
             no_mesh_route("ServiceEntry default/github-tcp", "dummy.github.com"),
             no_gateway("ServiceEntry default/github-tcp", "dummy.github.com")],
-        "egress-visibility": [entry_unscoped("ServiceEntry default/github-https", "github.com"),
-                              entry_unscoped("ServiceEntry default/github-tcp", "dummy.github.com")],
         "egress-lockdown": [lockdown_not_judged("ServiceEntry default/github-https", "github.com"),
                             lockdown_not_judged("ServiceEntry default/github-tcp", "dummy.github.com")],
     },
@@ -314,8 +276,6 @@ EXPECTED: dict[str, dict[str, list[Row]]] = {
             routed_to_host("ServiceEntry default/pypi-https", "pypi.org",
                            "VirtualService default/pypi-https spec.tls[0].route[0].destination"),
             no_gateway("ServiceEntry default/pypi-https", "pypi.org")],
-        "egress-visibility": [entry_unscoped("ServiceEntry default/python-https", "pypi.python.org"),
-                              entry_unscoped("ServiceEntry default/pypi-https", "pypi.org")],
         "egress-lockdown": [lockdown_not_judged("ServiceEntry default/python-https", "pypi.python.org"),
                             lockdown_not_judged("ServiceEntry default/pypi-https", "pypi.org")],
     },

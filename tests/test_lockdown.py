@@ -19,7 +19,7 @@ from kubernetes_types import network_policy_problems
 from mocking import Registered, children, load_case, registers_exactly, run
 
 from pulumi_istio_egress import EgressLockdown, EgressLockdownError, lockdown_manifests, parse_lockdown
-from pulumi_istio_egress.analyzer import Resource, run_pack
+from pulumi_istio_egress.cli.pack_client import Resource, run_pack
 from pulumi_istio_egress.conformance import CrdSet
 from pulumi_istio_egress.findings import Manifest, object_ref
 from pulumi_istio_egress.policies import egress_lockdown

@@ -12,7 +12,7 @@ from pulumi_policy import ResourceValidationArgs
 from pulumi_policy.proxy import unknown_checking_proxy
 
 from pulumi_istio_egress import lockdown_manifests, parse_lockdown
-from pulumi_istio_egress.analyzer import UNKNOWN, PolicyPackProcess, Resource, Violation, run_pack
+from pulumi_istio_egress.cli.pack_client import UNKNOWN, PolicyPackProcess, Resource, Violation, run_pack
 from pulumi_istio_egress.policies import RESOURCE_RULES, STACK_RULES, pack, sdk
 from pulumi_istio_egress.policies.pack import ADVISORIES, EXEMPT_ANNOTATION
 from pulumi_istio_egress.policies.rule import DOCS_URL

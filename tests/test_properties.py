@@ -42,12 +42,12 @@ from pulumi_istio_egress import (
     program_process,
     route_manifests,
 )
-from pulumi_istio_egress.analyzer import UNKNOWN, PolicyPackProcess, Resource, Secret, reconcile_config
+from pulumi_istio_egress.cli.pack_client import UNKNOWN, PolicyPackProcess, Resource, Secret, reconcile_config
+from pulumi_istio_egress.cli.render import RenderError, to_yaml
 from pulumi_istio_egress.component import TYPE_TOKEN
 from pulumi_istio_egress.conformance import CrdSet
 from pulumi_istio_egress.findings import Manifest
 from pulumi_istio_egress.policies import RESOURCE_RULES, STACK_RULES
-from pulumi_istio_egress.render import RenderError, to_yaml
 from pulumi_istio_egress.webhook import webhook_findings
 
 ROOT = Path(__file__).parents[1]
@@ -306,7 +306,7 @@ def test_pack_survives_malformed_unknown_and_secret_values(pack: PolicyPackProce
 
 # --- determinism --------------------------------------------------------------------------------------
 
-_RENDER = ("import sys; from pulumi_istio_egress.render import render_program, to_yaml; "
+_RENDER = ("import sys; from pulumi_istio_egress.cli.render import render_program, to_yaml; "
            "sys.stdout.buffer.write(to_yaml(o.manifest for o in render_program(sys.argv[1], stack='dev')).encode())")
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pulumi_istio_egress import cli
-from pulumi_istio_egress.render import autoname
+from pulumi_istio_egress.cli import main as cli
+from pulumi_istio_egress.cli.render import autoname
 
 HEADER = "import pulumi\nfrom pulumi_kubernetes.core.v1 import ConfigMap, Namespace\n"
 

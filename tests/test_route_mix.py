@@ -25,7 +25,7 @@ from pulumi_istio_egress import parse_route, route_manifests
 from pulumi_istio_egress.args import Dataplane, RouteApi
 from pulumi_istio_egress.findings import Finding, Manifest, object_ref
 from pulumi_istio_egress.lockdown import lockdown_manifests, parse_lockdown
-from pulumi_istio_egress.manifests_ambient import ambient_manifests
+from pulumi_istio_egress.manifests_ambient import ambient_keyed_manifests
 from pulumi_istio_egress.manifests_gateway_api import gateway_api_manifests
 from pulumi_istio_egress.policies import RESOURCE_RULES, STACK_RULES
 from pulumi_istio_egress.policies.rule import ResourceRule, StackRule
@@ -42,7 +42,7 @@ def made(args: dict[str, Any]) -> list[Manifest]:
     """The objects EgressRoute registers for ``args`` (component._keyed's choice of flavour)."""
     route = parse_route(args)
     if route.dataplane is Dataplane.AMBIENT:
-        return ambient_manifests(route)
+        return list(ambient_keyed_manifests(route).values())
     if route.api is RouteApi.GATEWAY_API:
         return list(gateway_api_manifests(route).values())
     return route_manifests(route)

@@ -14,7 +14,7 @@ from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.proxy import UNKNOWN_NUMBER_VALUE, UNKNOWN_STRING_VALUE, unknown_checking_proxy
 from test_stack_rules import ROUTES, STACKS, route_stack, stack
 
-from pulumi_istio_egress.analyzer import PolicyPackProcess, Resource
+from pulumi_istio_egress.cli.pack_client import PolicyPackProcess, Resource
 from pulumi_istio_egress.policies import STACK_RULES, pack, sdk
 
 

@@ -12,6 +12,7 @@ from . import (
     egress_visibility,
     export_scope,
     gateway_api_valid,
+    gateway_authorization,
     istio_valid,
     mutual_credentials,
     server_certificates,
@@ -38,6 +39,7 @@ STACK_RULES: tuple[StackRule, ...] = (
     egress_references.RULE,
     egress_visibility.RULE,
     egress_lockdown.RULE,
+    gateway_authorization.RULE,
     waypoint_binding.RULE,
     waypoint_policies.RULE,
 )

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 from ..findings import Finding, Manifest
 from .objects import is_external_service_entry, spec, strings
+from .remediations import dns_resolution
 from .rule import Config, ResourceRule
 
 DNS = ("DNS", "DNS_ROUND_ROBIN")
@@ -40,4 +41,5 @@ RULE = ResourceRule(
     severity="medium",
     enforcement="mandatory",
     check=check,
+    remediate=dns_resolution,
 )

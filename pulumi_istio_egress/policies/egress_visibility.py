@@ -7,11 +7,18 @@ is exported to, less its own namespace when the egress gateway lives there (see
 Objects sidecars must see are scoped (exportTo neither ``*`` nor unset) and visible from every
 client namespace:
 
-- the ServiceEntry itself (it defines the client namespaces, so only its scope is judged);
+- the ServiceEntry itself (it defines the client namespaces, so only its scope counts);
 - the VirtualService that routes the host from ``mesh`` to the egress gateway;
 - the DestinationRule defining that route's gateway subset: found by istiod's lookup from the
   client namespace (its own namespace, else exported from the gateway Service's namespace or
   the root namespace; shadowing is ``egress-references-resolve``'s business).
+
+One finding per fact: an object exported to every namespace that ``export-to-scoped`` recognises
+as egress on its own (every ServiceEntry, a VirtualService bound to mesh and a Gateway, a
+DestinationRule for an ``*egressgateway*`` host or originating TLS) is that rule's finding
+(``export_scope.reports_everywhere``); this rule reports the scope of the others it finds through
+the stack (a mesh-only VirtualService to the gateway, the subset rule of a gateway Service with
+another name, a DestinationRule carrying only a ``credentialName``).
 
 Objects only the gateway needs - a DestinationRule for an external host that originates TLS
 (SIMPLE or MUTUAL) or carries a ``credentialName`` - live in the namespace the gateway runs in (that
@@ -19,8 +26,8 @@ of the gateway Service the mesh routes send the host to, not the Gateway object'
 to ``.`` only: the gateway reads credentials
 from its own namespace, and a sidecar that saw the rule would originate TLS itself. These are
 judged only when a Gateway serves the host (without one there is no gateway to keep them for).
-When the ServiceEntry is exported to every namespace, the clients cannot be listed; it is reported
-as not scoped and client visibility is not judged.
+When the ServiceEntry is exported to every namespace, the clients cannot be listed: client
+visibility is not judged (``export-to-scoped`` reports the ServiceEntry's scope).
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ from .egress_references import (
     root_namespace,
 )
 from .egress_via_gateway import Router, Routing, client_namespaces
+from .export_scope import reports_everywhere
 from .objects import destination_rule_tls, export_to, host_key, strings, unmodelled_service_entries, visible_in
 from .rule import Config, StackRule
 
@@ -63,12 +71,8 @@ def _check(manifests: Sequence[Manifest], config: Config) -> list[tuple[Manifest
     for entry in stack.service_entries:
         if (entry.namespace, entry.name) in unmodelled:
             continue
+        # Exported everywhere: export-to-scoped reports it (every ServiceEntry is egress to it).
         hosts = [host_key(raw) for _, raw in strings(entry.body.get("hosts"))]
-        if "*" in entry.scope and hosts:
-            report.add(entry, "spec.exportTo", _raw(entry),
-                       f"the ServiceEntry for {listing(hosts[:LIST_LIMIT], len(hosts))} is not scoped: "
-                       f"{_unscoped(entry)} shows it to every namespace, so every sidecar in the mesh can reach it",
-                       FIX_SCOPE)
         for host in hosts:
             routing = router(host)
             clients = client_namespaces(entry, routing)
@@ -119,7 +123,7 @@ def _virtual_service_clients(entry: Obj, routing: Routing, clients: frozenset[st
 def _scoped(stack: Stack, routing: Routing, report: Report, judged: set[tuple[str, str]]) -> None:
     """The sidecars' objects for this host are not exported to every namespace."""
     for vs in routing.mesh_virtual_services:
-        if "*" in vs.scope:
+        if "*" in vs.scope and not reports_everywhere(vs.manifest):
             report.add(vs, "spec.exportTo", _raw(vs),
                        f"the VirtualService routing {routing.host} to the egress gateway is not scoped: "
                        f"{_unscoped(vs)} shows it to every namespace", FIX_SCOPE)
@@ -129,7 +133,7 @@ def _scoped(stack: Stack, routing: Routing, report: Report, judged: set[tuple[st
                 continue
             judged.add((service, subset))
             for rule in stack.destination_rules_defining(service, subset):
-                if "*" in rule.scope:
+                if "*" in rule.scope and not reports_everywhere(rule.manifest):
                     report.add(rule, "spec.exportTo", _raw(rule),
                                f"the DestinationRule defining egress gateway subset {subset} of {service} is not "
                                f"scoped: {_unscoped(rule)} shows it to every namespace",
@@ -195,7 +199,7 @@ def _gateway_only(stack: Stack, router: Router, rule: DestinationRule, report: R
     what = (f"originating TLS ({'/'.join(modes)}) to {rule.host}" if modes else
             f"for {rule.host} with credentialName {listing(credentials)}")
     beyond = sorted(rule.scope - {rule.namespace})
-    if beyond:
+    if beyond and not ("*" in beyond and reports_everywhere(rule.manifest)):
         shown = "every namespace" if "*" in beyond else listing(beyond)
         report.add(rule, "spec.exportTo", _raw(rule),
                    f"the DestinationRule {what} is exported beyond its namespace, to {shown}: only the egress "

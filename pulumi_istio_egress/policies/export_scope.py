@@ -4,6 +4,13 @@ ServiceEntries always count. A VirtualService counts as egress when it binds bot
 Gateway (the mesh -> gateway -> host shape); a DestinationRule when it originates TLS (SIMPLE or
 MUTUAL) or targets an egress gateway Service (host starting ``istio-egressgateway``/containing
 ``egressgateway``).
+
+This rule owns the fact "this egress object is visible in every namespace" (exportTo unset, empty,
+without namespace names, or with ``*``: ``objects.exported_to``). ``egress-visibility`` asks
+:func:`reports_everywhere` and leaves those objects' scope to this rule, so the fact is reported
+once; it reports the scope only of the egress objects it finds through the stack and this rule
+cannot recognise alone (a mesh-only VirtualService routing to the gateway, the subset
+DestinationRule of a gateway Service with another name).
 """
 
 from __future__ import annotations
@@ -11,11 +18,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..findings import Finding, Manifest
-from .objects import MESH, destination_rule_tls, kind_of, spec, strings
+from .objects import MESH, destination_rule_tls, exported_to, kind_of, spec, strings
+from .remediations import export_to_private
 from .rule import Config, ResourceRule
 
+FIX = "set exportTo to '.' and the client namespaces that need it"
+FIX_STAR = "list '.' and the client namespaces that need it instead"
+FIX_ORIGINATING = ("set exportTo to ['.'] where the egress gateway originates TLS (only the gateway needs the rule, "
+                   "and sidecars that see it would originate TLS themselves); list client namespaces only when their "
+                   "sidecars originate")
 
-def _is_egress(manifest: Manifest) -> bool:
+
+def is_egress(manifest: Manifest) -> bool:
     kind, body = kind_of(manifest), spec(manifest)
     if kind == "ServiceEntry":
         return True
@@ -23,25 +37,40 @@ def _is_egress(manifest: Manifest) -> bool:
         gateways = [g for _, g in strings(body.get("gateways"))]
         return MESH in gateways and any(g != MESH for g in gateways)
     if kind == "DestinationRule":
-        host = body.get("host")
-        if isinstance(host, str) and "egressgateway" in host:
-            return True
-        return any(tls.get("mode") in ("SIMPLE", "MUTUAL") for _, tls in destination_rule_tls(manifest))
+        return _for_gateway(manifest) or _originates(manifest)
     return False
 
 
+def _for_gateway(manifest: Manifest) -> bool:
+    host = spec(manifest).get("host")
+    return isinstance(host, str) and "egressgateway" in host
+
+
+def _originates(manifest: Manifest) -> bool:
+    return any(tls.get("mode") in ("SIMPLE", "MUTUAL") for _, tls in destination_rule_tls(manifest))
+
+
+def reports_everywhere(manifest: Manifest) -> bool:
+    """Whether this rule reports ``manifest`` as visible in every namespace."""
+    return is_egress(manifest) and "*" in exported_to(manifest)
+
+
 def check(manifest: Manifest, config: Config) -> Iterator[Finding]:
-    if not _is_egress(manifest):
+    if not reports_everywhere(manifest):
         return
-    export_to = spec(manifest).get("exportTo")
-    if not isinstance(export_to, list) or not export_to:
-        yield Finding("spec.exportTo", None, "unset exportTo exports the object to every namespace",
-                      "set exportTo to '.' and the client namespaces that need it")
-        return
-    for i, entry in strings(export_to):
-        if entry == "*":
-            yield Finding(f"spec.exportTo[{i}]", entry, "'*' exports the object to every namespace",
-                          "list '.' and the client namespaces that need it instead")
+    # An originating DestinationRule is the gateway's alone when the gateway originates; the
+    # object alone cannot tell that from origination at the sidecar, so the fix names both.
+    originating = kind_of(manifest) == "DestinationRule" and not _for_gateway(manifest)
+    raw = spec(manifest).get("exportTo")
+    stars = [(i, entry) for i, entry in strings(raw) if entry == "*"]
+    for i, entry in stars:
+        yield Finding(f"spec.exportTo[{i}]", entry, "'*' exports the object to every namespace",
+                      FIX_ORIGINATING if originating else FIX_STAR)
+    if not stars:
+        what = ("unset exportTo" if raw is None or raw == [] else
+                "an exportTo without namespace names (read as unset)")
+        yield Finding("spec.exportTo", raw, f"{what} exports the object to every namespace",
+                      FIX_ORIGINATING if originating else FIX)
 
 
 RULE = ResourceRule(
@@ -50,4 +79,5 @@ RULE = ResourceRule(
     severity="medium",
     enforcement="mandatory",
     check=check,
+    remediate=export_to_private,
 )

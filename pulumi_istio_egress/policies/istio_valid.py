@@ -56,9 +56,20 @@ def check(manifest: Manifest, config: Config) -> Iterator[Finding]:
             yield Finding("", None, f"cannot load the Istio CRDs {list(paths)} (relative paths start at the policy "
                           f"pack directory): {error}", "point crdFiles or $ISTIO_CRDS at readable CRD files")
             return
-        seen = {(f.path, f.message) for f in findings}
-        findings += [f for f in crds.validate(manifest) if (f.path, f.message) not in seen]
+        findings = one_per_value(findings, crds.validate(manifest))
     yield from findings
+
+
+def one_per_value(webhook: list[Finding], schema: list[Finding]) -> list[Finding]:
+    """Both layers' findings, each refused value once. When both refuse the value at one path, it
+    is one fact in two wordings; the CRD layer's is kept, because the API server validates an
+    object against its CRD before it calls istiod's webhook, so that is what ``kubectl apply`` says.
+    The API server's note that CEL rules went unchecked, and a check this validator could not
+    evaluate, refuse no value: they never stand in for a webhook finding."""
+    from ..conformance.messages import RULES_NOT_CHECKED, is_unevaluated
+
+    refused = {f.path for f in schema if f.message != RULES_NOT_CHECKED and not is_unevaluated(f)}
+    return [f for f in webhook if f.path not in refused] + schema
 
 
 def applies(manifest: Manifest, config: Config) -> str | None:

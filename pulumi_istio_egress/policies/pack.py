@@ -7,7 +7,7 @@ report the rest, and then let pulumi-policy say (advisory) which values could no
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, NamedTuple
 
 from ..extras import requires_extra
@@ -131,15 +131,90 @@ def resource_policy(rule: ResourceRule) -> ResourceValidationPolicy:
             _Deferred.notes[note] = _Deferred.notes.get(note, 0) + 1
         _raise_unknown(unknown)
 
-    return ResourceValidationPolicy(name=rule.name, validate=validate, **_metadata(rule))
+    # pulumi-policy types `remediate` as returning an Awaitable, but its Remediate call takes a plain
+    # mapping too (`elif result is not None: new_props = result`, pulumi_policy/policy.py).
+    remediate: Any = _remediation(rule)
+    return ResourceValidationPolicy(name=rule.name, validate=validate, remediate=remediate, **_metadata(rule))
+
+
+def _remediation(rule: ResourceRule) -> Callable[[ResourceValidationArgs], Mapping[str, Any] | None] | None:
+    """pulumi-policy's ``remediate`` for a rule that has one. pulumi-policy calls it only while the
+    rule is at ``enforcementLevel: remediate``, then Analyze judges the remediated properties.
+
+    The new properties are the old ones with what the rule's remediation changed. It does not run on
+    values unknown during preview (pulumi-policy says "can't run remediation ... during preview"),
+    on an object exempt from the rule (an exemption is a person's decision to keep the value), or
+    where it is not certain (``ResourceRule.remediated``); a remediation that fails is no
+    remediation, and the finding stands.
+    """
+    if rule.remediate is None:
+        return None
+
+    def remediate(args: ResourceValidationArgs) -> Mapping[str, Any] | None:
+        if not args.resource_type.startswith("kubernetes:"):
+            return None
+        props = _remediate_props(args.props)
+        if not isinstance(props, dict):
+            return None
+        manifest, unknown = to_manifest(args.resource_type, props)
+        if rule.name in exemptions(manifest):
+            return None
+        config = dict(rule.defaults(), **_config(args))
+        try:
+            if unknown:
+                # Say "can't run" only where the rule finds something to fix (unknowns judged as unset),
+                # not on every object that holds an unknown value.
+                if list(rule.check(manifest, config)):
+                    _raise_unknown(unknown)
+                return None
+            fixed = rule.remediated(manifest, config)
+        except sdk.UnknownValueError:
+            raise
+        except Exception:
+            return None
+        if fixed is None:
+            return None
+        # Keys to_manifest only filled in from the type token stay out, as they were.
+        return {key: value for key, value in fixed.items() if key in props or manifest.get(key) != value}
+
+    return remediate
+
+
+def _remediate_props(value: Any) -> Any:
+    """Plain dicts and lists from the properties pulumi-policy hands a remediation.
+
+    Remediate wraps them in ``secrets_preserving_proxy`` (``pulumi_policy/secret.py``), which reads
+    secret values as plain ones; returning those would write a secret back unencrypted. So, as
+    ``sdk.unwrap`` does for Analyze's proxies, read the containers behind the proxies
+    (``proxy["__target"]``), where secrets are still ``pulumi_policy.Secret``: a rule sees a Secret
+    as a value it does not understand, and the returned properties carry it as it came."""
+    if isinstance(value, Mapping):
+        target = value["__target"] if type(value).__module__.startswith("pulumi_policy") else value
+        return {str(key): _remediate_props(item) for key, item in target.items()}
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        proxy: Any = value  # pulumi-policy's list proxies take the key "__target" too
+        target = proxy["__target"] if type(value).__module__.startswith("pulumi_policy") else value
+        return [_remediate_props(item) for item in target]
+    return value
 
 
 def _metadata(rule: ResourceRule | StackRule) -> dict[str, Any]:
     return {
         "description": rule.description, "enforcement_level": EnforcementLevel(rule.enforcement),
-        "severity": Severity(rule.severity), "url": rule.url, "remediation_steps": rule.remediation or None,
+        "severity": Severity(rule.severity), "url": rule.url, "remediation_steps": _steps(rule),
         "config_schema": PolicyConfigSchema(properties=_schema(rule.config_schema)) if rule.config_schema else None,
     }
+
+
+REMEDIATE_STEP = ("With enforcementLevel 'remediate' the pack applies the fix itself where the right value is "
+                  "certain from the object alone (see the README's Remediations).")
+
+
+def _steps(rule: ResourceRule | StackRule) -> str | None:
+    """pulumi-policy's ``remediation_steps``: the rule's own, and for a rule that can remediate, how."""
+    can_remediate = isinstance(rule, ResourceRule) and rule.remediate is not None
+    steps = " ".join(part for part in (rule.remediation, REMEDIATE_STEP if can_remediate else "") if part)
+    return steps or None
 
 
 class StackView(NamedTuple):

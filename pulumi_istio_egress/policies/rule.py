@@ -17,6 +17,9 @@ DOCS_URL = "https://github.com/pulumi-istio-egress/pulumi-istio-egress/blob/main
 
 
 ResourceCheck = Callable[[Manifest, Config], Iterable[Finding]]
+Remediation = Callable[[Manifest, Config], Manifest | None]
+"""A mechanical fix: the manifest with the one right value set (a new dict), or ``None`` when the
+right value is not certain from the object alone. Pure; never mutates its argument."""
 StackCheck = Callable[[Sequence[Manifest], Config], Iterable[tuple[Manifest, Finding]]]
 
 
@@ -55,6 +58,24 @@ class ResourceRule(_Rule):
     note: Callable[[Config], str | None] | None = field(default=None, kw_only=True)
     """A caveat about how the rule judged under this config, said once at the end of the run (at
     advisory level) with the number of objects it applied to, e.g. a validation layer that did not run."""
+    remediate: Remediation | None = field(default=None, kw_only=True)
+    """pulumi-policy's remediation for this rule (``policies/remediations.py``). It runs only when the
+    pack's config sets the rule's ``enforcementLevel`` to ``remediate``: pulumi-policy's Remediate
+    call skips every policy at another level, so remediations are off by default."""
+
+    def remediated(self, manifest: Manifest, config: Config) -> Manifest | None:
+        """``manifest`` with this rule's remediation applied, or ``None`` when there is nothing to
+        apply: no remediation, no finding to fix, a remediation that is not certain here, or one
+        that would not clear a finding of this rule (a fix must fix)."""
+        if self.remediate is None:
+            return None
+        before = list(self.check(manifest, config))
+        if not before:
+            return None
+        fixed = self.remediate(manifest, config)
+        if fixed is None or fixed == manifest:
+            return None
+        return fixed if len(list(self.check(fixed, config))) < len(before) else None
 
 
 @dataclass(frozen=True)

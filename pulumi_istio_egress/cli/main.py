@@ -15,12 +15,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
-from .extras import MissingExtraError, requires_extra
-from .findings import object_ref
-from .terminal import escape_controls, shorten
+from ..extras import MissingExtraError, requires_extra
+from ..findings import object_ref
+from ..terminal import escape_controls, shorten
 
 if TYPE_CHECKING:
-    from .analyzer import PackInfo, Resource
+    from _typeshed import SupportsWrite
+
+    from .pack_client import PackInfo, Resource
     from .report import Subject
 
 EXIT_OK = 0
@@ -36,6 +38,12 @@ class _Parser(argparse.ArgumentParser):
     # argparse prints the usage and exits; report the problem as one line instead.
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
+
+    # argparse writes --help and --version through this and ignores OSError; a reader that left
+    # (`--help | head -1`) must be a write error like any other output.
+    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
+        if message:
+            (file or sys.stderr).write(message)
 
 
 def _error(message: str, stderr: TextIO) -> None:
@@ -78,14 +86,17 @@ def _progress_printer(stderr: TextIO) -> Callable[[int], None] | None:
 
 
 def _render(
-    program_dir: str, stack: str | None, config_file: str | None = None, stderr: TextIO | None = None
+    program_dir: str, stack: str | None, config_file: str | None = None, stderr: TextIO | None = None,
+    show_secrets: bool = False,
 ) -> list[Any]:
-    from .program_process import render_in_child
+    from ..program_process import render_in_child
     from .render import RenderError
 
     progress = _progress_printer(stderr) if stderr is not None else None
     try:
-        return render_in_child(program_dir, stack=stack, config_file=config_file, progress=progress)
+        return render_in_child(
+            program_dir, stack=stack, config_file=config_file, progress=progress, show_secrets=show_secrets
+        )
     except RenderError as exc:
         raise UsageError(str(exc)) from None
     finally:
@@ -96,12 +107,12 @@ def _render(
 
 def _run_render(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     # Imported here so other commands don't pay for loading Pulumi.
-    from .output_dir import OutputDirError, write_output_dir
+    from ..output_dir import OutputDirError, write_output_dir
     from .render import object_file_name, to_yaml
 
     # The program runs in a child process whose stdout is our stderr: its prints never reach
     # the YAML, and nothing it does changes what this process writes.
-    objects = _render(args.program_dir, args.stack, args.config_file, stderr)
+    objects = _render(args.program_dir, args.stack, args.config_file, stderr, args.show_secrets)
     if args.out is None:
         _write_text(stdout, to_yaml((o.manifest for o in objects), show_secrets=args.show_secrets))
         return EXIT_OK
@@ -152,8 +163,8 @@ def _load_inputs(
     """The objects of every input, in order: programs rendered in a child process, YAML files
     read as kubectl reads them. ``programs`` False leaves programs out; ``files`` caches what
     each file held, so a second call does not read it again."""
-    from .analyzer import Resource
-    from .kubeyaml import ManifestError, read
+    from ..kubeyaml import ManifestError, limit_problem, read
+    from .pack_client import Resource
     from .report import Subject
 
     loaded: list[tuple[Resource, Subject]] = []
@@ -161,6 +172,8 @@ def _load_inputs(
         path = Path(item)
         if path.is_dir():
             for obj in _render(item, stack) if programs else ():
+                if (problem := limit_problem(obj.manifest, f"resource {obj.pulumi_name!r}")) is not None:
+                    raise UsageError(f"{item}: {problem}")  # as for YAML: no rule sees what Istio refuses
                 resource = Resource(type=obj.pulumi_type, name=obj.pulumi_name, props=obj.manifest,
                                     urn=obj.urn, parent=obj.parent_urn)
                 loaded.append((resource, Subject(object_ref(obj.manifest), item)))
@@ -184,7 +197,7 @@ def _load_inputs(
                 files[item] = loaded[start:]
         else:
             raise UsageError(f"{item}: no such program directory or manifest file")
-    seen: set[str] = set()  # linear: 40k objects must not take 40k squared steps
+    seen: set[str] = set()  # linear: 10k objects must not take 10k squared steps (issue 17)
     for resource, _ in loaded:
         if resource.urn in seen:
             raise UsageError(f"the same object is declared twice: {resource.urn}")
@@ -212,6 +225,11 @@ def _add_check(commands: argparse._SubParsersAction[_Parser]) -> None:
     parser.add_argument("--format", choices=("text", "json", "sarif"), default="text")
     parser.add_argument("--allow-empty", action="store_true",
                         help="exit 0 when the inputs declare no objects (default: exit 2, nothing was judged)")
+    parser.add_argument("--fix", action="store_true",
+                        help="with one MANIFEST.yaml: write it with the remediations of the policies at enforcement "
+                        "level remediate applied, to stdout (the report then goes to stderr) or --fix-out")
+    parser.add_argument("--fix-out", metavar="PATH", help="with --fix: write the YAML to PATH atomically (may be the "
+                        "input itself) instead of stdout")
     parser.set_defaults(run=_run_check)
 
 
@@ -228,12 +246,13 @@ def _read_policy_config(name: str) -> dict[str, Any]:
 
 
 def _run_check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
-    from . import __version__
-    from .pack import PACK_DIR
+    from .. import __version__
+    from ..pack import PACK_DIR
 
     with requires_extra("`check`"):
-        from .analyzer import PolicyPackError, PolicyPackProcess, analyze_all, reconcile_config
-        from .redaction import secret_texts
+        from ..redaction import secret_texts
+        from .fix import fixed_file, judged_config
+        from .pack_client import PolicyPackError, PolicyPackProcess, analyze_all, reconcile_config
         from .report import as_json, as_sarif, as_text
 
     pack_dir = Path(args.policy_pack) if args.policy_pack else PACK_DIR
@@ -241,6 +260,8 @@ def _run_check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         raise UsageError(f"{pack_dir}: not a policy pack (no PulumiPolicy.yaml); pass --policy-pack DIR")
     config = _read_policy_config(args.policy_config) if args.policy_config else None
     files: dict[str, list[Any]] = {}
+    if (args.fix or args.fix_out) and not (args.fix and len(args.inputs) == 1 and Path(args.inputs[0]).is_file()):
+        raise UsageError("--fix needs exactly one MANIFEST.yaml file (and --fix-out needs --fix)")
     _load_inputs(args.inputs, args.stack, programs=False, files=files)  # bad files fail before the pack starts
     try:
         # The pack starts (and loads its code) before any checked program runs, so a program
@@ -248,7 +269,8 @@ def _run_check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         with PolicyPackProcess(pack_dir) as pack:
             if config is not None:
                 _reject_config_typos(pack.info, config)
-            pack.configure(reconcile_config(pack.info, config))
+            # kubectl applies a YAML file as written: remediations only count once --fix writes them.
+            pack.configure(judged_config(reconcile_config(pack.info, config), remediate=args.fix or not files))
             loaded = _load_inputs(args.inputs, args.stack, files=files)
             if not loaded and not args.allow_empty:
                 raise UsageError(
@@ -256,8 +278,11 @@ def _run_check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
                     "pass --allow-empty if that is expected"
                 )
             violations = analyze_all(pack, [r for r, _ in loaded])
+            fixed = fixed_file(pack, args.inputs[0], [r for r, _ in loaded]) if args.fix else None
     except (PolicyPackError, ValueError) as exc:
         raise UsageError(str(exc)) from None
+    if fixed is not None:
+        stdout = _write_fixed(fixed, args.fix_out, stdout, stderr)
     subjects = {r.urn: s for r, s in loaded}
     secrets = secret_texts(r.props for r, _ in loaded)
     if args.format == "json":
@@ -270,12 +295,30 @@ def _run_check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     return EXIT_FAILED if any(v.enforcement_level in ("mandatory", "remediate") for v in violations) else EXIT_OK
 
 
+def _write_fixed(text: str, out: str | None, stdout: TextIO, stderr: TextIO) -> TextIO:
+    """Write check --fix's YAML; the stream the report goes to (stderr when the YAML took stdout)."""
+    from .fix import write_atomically
+
+    if out is None:
+        _write_text(stdout, text)
+        return stderr
+    try:
+        write_atomically(Path(out), text)
+    except OSError as exc:
+        raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
+    return stdout
+
+
 def _reject_config_typos(info: PackInfo, config: dict[str, Any]) -> None:
     """Misspelt policy names and options are refused with a "did you mean", before any object is
     judged: the CLI would pass an unknown option through silently (see policy_config)."""
-    from .policy_config import config_typos
+    from ..policies import RESOURCE_RULES
+    from ..policies.pack import PACK_NAME
+    from ..policy_config import config_typos
 
-    problems = config_typos(config, {p.name: p.config_schema for p in info.policies})
+    # Which policies can remediate is known for our pack only (the wire does not say it).
+    remediating = {r.name for r in RESOURCE_RULES if r.remediate} if info.name == PACK_NAME else None
+    problems = config_typos(config, {p.name: p.config_schema for p in info.policies}, remediating)
     if problems:
         raise UsageError("; ".join(problems))
 
@@ -290,7 +333,7 @@ def _add_pack_dir(commands: argparse._SubParsersAction[_Parser]) -> None:
 
 
 def _run_pack_dir(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
-    from .pack import PACK_DIR
+    from ..pack import PACK_DIR
 
     _write_text(stdout, f"{PACK_DIR}\n")
     return EXIT_OK
@@ -308,8 +351,8 @@ def _add_diagram(commands: argparse._SubParsersAction[_Parser]) -> None:
 
 
 def _run_diagram(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
-    from .diagram import mermaid
-    from .redaction import redact
+    from ..diagram import mermaid
+    from ..redaction import redact
 
     manifests = [redact(r.props) for r, _ in _load_inputs(args.inputs, args.stack)]
     _write_text(stdout, mermaid(manifests) or "%% no egress routes found\n")
@@ -329,7 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="pulumi-istio-egress",
         description="Istio egress for Pulumi: render programs offline and check what they declare.",
     )
-    from . import __version__
+    from .. import __version__
 
     parser.add_argument("--version", action="version", version=f"pulumi-istio-egress {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
@@ -351,11 +394,13 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help and --version exit through argparse
         return exc.code if isinstance(exc.code, int) else EXIT_OK
     except BrokenPipeError:
-        # `... | head`: the reader left. Point stdout at /dev/null so the final flush at exit
-        # does not raise again, and say nothing more.
+        # `... | head -1`: the reader left before the output was written, so it is incomplete:
+        # a write error (2), never a verdict. Point stdout at /dev/null so the final flush at
+        # exit does not raise again (Python would print a traceback of it), and say nothing
+        # more: the reader asked for less.
         with contextlib.suppress(OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), stdout.fileno())
-        return EXIT_FAILED
+        return EXIT_USAGE
     except OSError as exc:  # stdout on a full disk, a closed descriptor: a write error is exit 2
         _error(f"cannot write output: {exc.strerror or exc}", stderr)
         return EXIT_USAGE
