@@ -387,6 +387,10 @@ def render(report: Report, sizes: list[int], rounds: int) -> None:
                     results[n][which].append(run_json([str(HERE / "render_worker.py"),
                                                        ours if which == "ours" else hand], timeout=3600))
     report.data["render"] = results
+    for n in sizes:  # the hand-written program is only a floor if it renders the same YAML
+        shapes = {which: {(x["objects"], x["bytes"]) for x in runs} for which, runs in results[n].items()}
+        if shapes["ours"] != shapes["hand"]:
+            raise RuntimeError(f"N={n}: ours and the hand-written program rendered (objects, bytes) {shapes}")
     report.say("## Offline render")
     report.say()
     report.say(f"`render_program` + `to_yaml`, median of {rounds} fresh processes per variant, alternating: the root "
