@@ -22,18 +22,17 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import CRDS, ROOT, route_args
+from common import CRDS, PATTERNS, ROOT, PolicyPackProcess, Resource, _struct, reconcile_config, route_args
 from google.protobuf import json_format
 from pulumi_policy import ResourceValidationArgs, StackValidationArgs, StackValidationPolicy
 from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.policy import PolicyResource
 from pulumi_policy.proxy import unknown_checking_proxy
 
-from pulumi_istio_egress import parse_route, route_manifests
-from pulumi_istio_egress.cli.pack_client import PolicyPackProcess, Resource, reconcile_config
-from pulumi_istio_egress.cli.pack_client.wire import _struct
+from pulumi_istio_egress import lockdown_manifests, parse_lockdown, parse_route, route_manifests
 from pulumi_istio_egress.findings import Manifest
 from pulumi_istio_egress.policies import RESOURCE_RULES, STACK_RULES, pack
+from pulumi_istio_egress.policies.sdk import NotApplicableError
 
 PACK = ROOT / "policy"
 FLOOR = Path(__file__).resolve().parent / "floor_pack"
@@ -41,21 +40,25 @@ FLOOR = Path(__file__).resolve().parent / "floor_pack"
 
 
 def manifests(n: int) -> list[Manifest]:
-    """Whole routes (never half of one, which would be a violation) until there are at least n objects."""
+    """A clean stack of at least n objects: whole routes (never half of one, which would be a violation),
+    then the route mix's client namespaces locked down (EgressLockdown's objects, which the egress-lockdown
+    stack rule asks for). Routes first, so the first object is an Istio one (its Analyze loads the CRDs)."""
+    namespaces = sorted({ns for i in range(len(PATTERNS)) for ns in route_args(i)["client_namespaces"]})
+    lockdown = [m for ns in namespaces for m in lockdown_manifests(parse_lockdown({"namespace": ns}))]
     out: list[Manifest] = []
     i = 0
-    while len(out) < n:
+    while len(out) + len(lockdown) < n:
         out += route_manifests(parse_route(route_args(i)))
         i += 1
-    return out
+    return out + lockdown
 
 
 def pack_cpu(process: PolicyPackProcess) -> float:
     """CPU seconds the pack process has used (user + system, with reaped children), from /proc: the
     server's own work, which other tenants of a shared machine disturb far less than wall time."""
-    proc = process._proc  # private to the client; a benchmark may look
-    assert proc is not None
-    fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    plugin = process._process  # private to the client; a benchmark may look
+    assert plugin is not None and plugin.pid is not None
+    fields = Path(f"/proc/{plugin.pid}/stat").read_text().rsplit(")", 1)[1].split()
     return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
@@ -104,6 +107,7 @@ def analyze(n: int) -> dict[str, Any]:
         policies = [p for p in pack.policies() if not isinstance(p, StackValidationPolicy)]
         wrapped = [(unknown_checking_proxy(m), Resource.from_manifest(m)) for m in objects]
 
+        out[f"not_applicable_{label}"] = _validate_all(wrapped, policies) / len(objects)  # per object
         out[f"validate_{label}"] = clock(lambda w=wrapped, p=policies: _validate_all(w, p)) / len(objects)
 
         resources = [Resource.from_manifest(m) for m in objects]
@@ -124,11 +128,26 @@ def analyze(n: int) -> dict[str, Any]:
     return out
 
 
-def _validate_all(wrapped: list[tuple[Any, Resource]], policies: list[Any]) -> None:
+def _validate_all(wrapped: list[tuple[Any, Resource]], policies: list[Any]) -> int:
+    """Every resource policy on every object, as the SDK's ``Analyze`` calls them; the number of calls
+    that said they had nothing to judge."""
+    not_applicable = 0
     for props, r in wrapped:
         for policy in policies:
-            args = ResourceValidationArgs(r.type, props, r.urn, r.name, None, None, {})  # type: ignore[arg-type]
-            policy.validate(args, _no_violation)
+            args = ResourceValidationArgs(r.type, props, r.urn, r.name, None, None, {}, {})  # type: ignore[arg-type]
+            not_applicable += _call(policy, args)
+    return not_applicable
+
+
+def _call(policy: Any, args: Any) -> int:
+    """One validate call, handled as pulumi-policy's servicer does (``Analyze``/``AnalyzeStack`` in
+    ``pulumi_policy/policy.py``): ``args.not_applicable(reason)`` raises, the SDK records the policy as
+    not applicable and goes on with the next one. 1 when it did, else 0."""
+    try:
+        policy.validate(args, _no_violation)
+    except NotApplicableError:
+        return 1
+    return 0
 
 
 def _no_violation(message: str, urn: str | None = None) -> None:
@@ -173,8 +192,8 @@ def stack(k: int, sizes: list[int]) -> dict[str, Any]:
                                                                                           strict=True)])
     for rule in STACK_RULES:
         parts[f"rule:{rule.name}"] = clock(lambda r=rule: list(r.check(plain, r.defaults())))
-    args = StackValidationArgs(policy_resources, {})
-    parts["stack_validate_callables"] = clock(lambda: [p.validate(args, _no_violation) for p in stack_policies])
+    args = StackValidationArgs(policy_resources, {}, {})
+    parts["stack_validate_callables"] = clock(lambda: [_call(p, args) for p in stack_policies])
     gc.collect()
     out["parts"] = parts
     return out

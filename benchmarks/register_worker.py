@@ -10,7 +10,6 @@ same outputs as literals (a hand-written program that exports what EgressRoute e
 
 from __future__ import annotations
 
-import gc
 import json
 import sys
 import time
@@ -21,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import pulumi
 import pulumi.runtime
-from common import routes
+from common import GcClock, routes
 from pulumi_kubernetes.apiextensions import CustomResource
 
 from pulumi_istio_egress import EgressRoute, parse_route, route_manifests
@@ -39,21 +38,6 @@ class Counting(pulumi.runtime.Mocks):
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         return {}, None
-
-
-class GcClock:
-    """Time spent in the cyclic GC (the superlinear part of big Pulumi programs)."""
-
-    def __init__(self) -> None:
-        self.total = 0.0
-        self._start = 0.0
-        gc.callbacks.append(self._callback)
-
-    def _callback(self, phase: str, info: dict[str, Any]) -> None:
-        if phase == "start":
-            self._start = time.perf_counter()
-        else:
-            self.total += time.perf_counter() - self._start
 
 
 def main() -> None:
