@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
+from pulumi_istio_egress.cli.diagram import mermaid, text
 from pulumi_istio_egress.cli.render import render_program
-from pulumi_istio_egress.diagram import mermaid, text
 
 ROOT = Path(__file__).parents[1]
 PARSER = Path(__file__).parent / "mermaid" / "parse.mjs"

@@ -31,7 +31,7 @@ from typing import Any
 import pytest
 import yaml
 
-from pulumi_istio_egress.diagram import routes
+from pulumi_istio_egress.cli.diagram import routes
 from pulumi_istio_egress.policies import egress_via_gateway
 from pulumi_istio_egress.policies.objects import dicts, host_key, port_number, spec, strings
 from pulumi_istio_egress.policies.routing import sidecar_paths

@@ -17,16 +17,16 @@ from pathlib import Path
 import pytest
 from google.protobuf import json_format
 
-from pulumi_istio_egress import output_dir
 from pulumi_istio_egress.cli import main as cli
+from pulumi_istio_egress.cli import output_dir
+from pulumi_istio_egress.cli.kubeyaml import ManifestError, read
+from pulumi_istio_egress.cli.output_dir import INDEX
 from pulumi_istio_egress.cli.pack_client import PolicyPackError, PolicyPackProcess, Secret
 from pulumi_istio_egress.cli.pack_client import wire as analyzer
+from pulumi_istio_egress.cli.program_process import render_in_child
 from pulumi_istio_egress.cli.render import RenderError, object_file_name, to_yaml
 from pulumi_istio_egress.cli.render.objects import _plain as render_plain
-from pulumi_istio_egress.kubeyaml import ManifestError, read
-from pulumi_istio_egress.output_dir import INDEX
 from pulumi_istio_egress.policies.objects import covering_patterns
-from pulumi_istio_egress.program_process import render_in_child
 
 ROOT = Path(__file__).parents[1]
 PACK = str(ROOT / "policy")

@@ -12,16 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from pulumi_istio_egress import output_dir
 from pulumi_istio_egress.cli import main as cli
-from pulumi_istio_egress.kubeyaml import ManifestError, read
-from pulumi_istio_egress.output_dir import INDEX, JOURNAL, recover, write_output_dir
+from pulumi_istio_egress.cli import output_dir
+from pulumi_istio_egress.cli.kubeyaml import ManifestError, read
+from pulumi_istio_egress.cli.output_dir import INDEX, JOURNAL, recover, write_output_dir
+from pulumi_istio_egress.cli.program_process import render_in_child
 from pulumi_istio_egress.process_tree import (
     become_subreaper,
     children,
     stop_process_tree,
 )
-from pulumi_istio_egress.program_process import render_in_child
 
 HOSTILE = Path(__file__).parent / "fixtures" / "hostile"
 PROGRAMS = HOSTILE / "programs"

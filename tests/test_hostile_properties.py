@@ -16,9 +16,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pulumi_istio_egress import kubeyaml, program_process
+from pulumi_istio_egress.cli import kubeyaml, program_process
 from pulumi_istio_egress.cli import main as cli
-from pulumi_istio_egress.redaction import (
+from pulumi_istio_egress.cli.redaction import (
     MIN_SCRUBBED,
     REDACTED,
     Secret,
@@ -29,7 +29,7 @@ from pulumi_istio_egress.redaction import (
     secret_texts,
     to_json,
 )
-from pulumi_istio_egress.terminal import escape_controls, shorten
+from pulumi_istio_egress.cli.terminal import escape_controls, shorten
 
 
 def bounded(examples: int) -> settings:

@@ -35,13 +35,12 @@ from pulumi_istio_egress import (
     EgressRouteError,
     Finding,
     Route,
-    kubeyaml,
     lockdown_manifests,
     parse_lockdown,
     parse_route,
-    program_process,
     route_manifests,
 )
+from pulumi_istio_egress.cli import kubeyaml, program_process
 from pulumi_istio_egress.cli.pack_client import UNKNOWN, PolicyPackProcess, Resource, Secret, reconcile_config
 from pulumi_istio_egress.cli.render import RenderError, to_yaml
 from pulumi_istio_egress.component import TYPE_TOKEN

@@ -16,8 +16,8 @@ import pytest
 import yaml
 
 from pulumi_istio_egress.cli import main as cli
+from pulumi_istio_egress.cli.output_dir import INDEX
 from pulumi_istio_egress.cli.render import RenderError, object_file_name, render_program, to_yaml
-from pulumi_istio_egress.output_dir import INDEX
 
 PROGRAMS = Path(__file__).parent / "fixtures" / "programs"
 REPO = Path(__file__).parent.parent

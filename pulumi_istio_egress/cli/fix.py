@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from ..findings import Manifest
-from ..kubeyaml import load_documents, read
+from .kubeyaml import load_documents, read
 
 if TYPE_CHECKING:
     from .pack_client import PolicyPackProcess, Resource

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from ..extras import MissingExtraError, requires_extra
 from ..findings import object_ref
-from ..terminal import escape_controls, shorten
+from .terminal import escape_controls, shorten
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
@@ -89,7 +89,7 @@ def _render(
     program_dir: str, stack: str | None, config_file: str | None = None, stderr: TextIO | None = None,
     show_secrets: bool = False,
 ) -> list[Any]:
-    from ..program_process import render_in_child
+    from .program_process import render_in_child
     from .render import RenderError
 
     progress = _progress_printer(stderr) if stderr is not None else None
@@ -107,7 +107,7 @@ def _render(
 
 def _run_render(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     # Imported here so other commands don't pay for loading Pulumi.
-    from ..output_dir import OutputDirError, write_output_dir
+    from .output_dir import OutputDirError, write_output_dir
     from .render import object_file_name, to_yaml
 
     # The program runs in a child process whose stdout is our stderr: its prints never reach
@@ -163,7 +163,7 @@ def _load_inputs(
     """The objects of every input, in order: programs rendered in a child process, YAML files
     read as kubectl reads them. ``programs`` False leaves programs out; ``files`` caches what
     each file held, so a second call does not read it again."""
-    from ..kubeyaml import ManifestError, limit_problem, read
+    from .kubeyaml import ManifestError, limit_problem, read
     from .pack_client import Resource
     from .report import Subject
 
@@ -250,9 +250,9 @@ def _run_check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     from ..pack import PACK_DIR
 
     with requires_extra("`check`"):
-        from ..redaction import secret_texts
         from .fix import fixed_file, judged_config
         from .pack_client import PolicyPackError, PolicyPackProcess, analyze_all, reconcile_config
+        from .redaction import secret_texts
         from .report import as_json, as_sarif, as_text
 
     pack_dir = Path(args.policy_pack) if args.policy_pack else PACK_DIR
@@ -351,8 +351,8 @@ def _add_diagram(commands: argparse._SubParsersAction[_Parser]) -> None:
 
 
 def _run_diagram(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
-    from ..diagram import mermaid
-    from ..redaction import redact
+    from .diagram import mermaid
+    from .redaction import redact
 
     manifests = [redact(r.props) for r, _ in _load_inputs(args.inputs, args.stack)]
     _write_text(stdout, mermaid(manifests) or "%% no egress routes found\n")

@@ -7,9 +7,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..redaction import scrub
-from ..terminal import escape_controls, shorten
 from .pack_client import Violation
+from .redaction import scrub
+from .terminal import escape_controls, shorten
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _SARIF_LEVEL = {"mandatory": "error", "remediate": "error", "advisory": "warning"}

@@ -21,7 +21,7 @@ from typing import Any
 from google.protobuf import json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2
 
-from ...redaction import Secret
+from ..redaction import Secret
 
 LEVELS = ("advisory", "mandatory", "remediate", "disabled")
 """Valid enforcement levels, as spelled in config files and reported in :class:`Violation`."""

@@ -13,7 +13,7 @@ from typing import Any
 from pulumi.output import Unknown
 from pulumi.runtime import rpc as pulumi_rpc
 
-from ...redaction import Secret, reveal
+from ..redaction import Secret, reveal
 from .engine import HELM_RELEASE_TYPE, Monitor, Registration, run_program
 from .errors import RenderError
 from .project import load_project, load_stack_config, select_stack

@@ -9,8 +9,8 @@ from typing import Any
 
 import yaml
 
-from ...kubeyaml import resolve_plain as _resolve_plain
-from ...redaction import redact, reveal
+from ..kubeyaml import resolve_plain as _resolve_plain
+from ..redaction import redact, reveal
 from .objects import object_identity
 
 _TOP_LEVEL_ORDER = ("apiVersion", "kind", "metadata", "spec")

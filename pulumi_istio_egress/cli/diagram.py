@@ -17,10 +17,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from .findings import Manifest
-from .policies.routing import Path as Answer
-from .policies.routing import sidecar_paths, waypoint_paths
-from .policies.stack import Stack
+from ..findings import Manifest
+from ..policies.routing import Path as Answer
+from ..policies.routing import sidecar_paths, waypoint_paths
+from ..policies.stack import Stack
 
 # What the sidecar-to-gateway leg carries, by the TLS mode of the gateway server for the host
 # (networking.v1.ServerTLSSettings.TLSmode); a server without tls carries its port's protocol.

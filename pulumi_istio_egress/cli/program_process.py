@@ -34,8 +34,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .cli.render import RenderedObject, RenderError
-from .process_tree import become_subreaper, children, disown, own, stop_process_tree
+from ..cli.render import RenderedObject, RenderError
+from ..process_tree import become_subreaper, children, disown, own, stop_process_tree
 from .redaction import MIN_SCRUBBED, Secret, from_json, scrub, secret_texts, to_json
 
 __all__ = ["RENDER_TIMEOUT", "render_in_child"]
@@ -263,7 +263,7 @@ def _child(argv: list[str]) -> None:
     fd = int(argv[0])
     os.set_inheritable(fd, False)  # programs' own subprocesses must not get the result pipe
     request: dict[str, Any] = json.loads(argv[1])
-    from .cli.render import render_program
+    from ..cli.render import render_program
 
     def progress(count: int) -> None:
         _write_all(fd, b"P %d\n" % count)
