@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 from ..findings import Manifest
 from ..policies.routing import Path as Answer
-from ..policies.routing import sidecar_paths, waypoint_paths
+from ..policies.routing import sidecar_paths
+from ..policies.routing_ambient import waypoint_paths
 from ..policies.stack import Stack
 
 # What the sidecar-to-gateway leg carries, by the TLS mode of the gateway server for the host

@@ -4,9 +4,8 @@ This is the sidecar flavour (Istio's classic egress gateway, networking.istio.io
 answers are read by the stack rules (``egress-via-gateway`` turns each :class:`Break` into a finding,
 ``egress-visibility`` reads :class:`Routing`) and drawn by ``diagram``, so the two cannot disagree.
 Other flavours plug in as sibling modules answering with the same :class:`Path` (``flavour`` names
-them): the Gateway API (``routing_gateway_api``) and ambient waypoints (:func:`waypoint_paths` here
-until its own module exists). A ServiceEntry another flavour carries
-(``objects.unmodelled_service_entries``) gets no sidecar answer.
+them): the Gateway API (``routing_gateway_api``) and ambient waypoints (``routing_ambient``). A
+ServiceEntry another flavour carries (``objects.unmodelled_service_entries``) gets no sidecar answer.
 
 **The two legs.** For each host of each MESH_EXTERNAL ServiceEntry:
 
@@ -47,8 +46,6 @@ from .objects import (
     gateway_server_hosts,
     host_key,
     host_matches,
-    kind_of,
-    meta,
     port_number,
     service_namespace,
     strings,
@@ -57,7 +54,6 @@ from .objects import (
     visible_in,
 )
 from .stack import Destination, Gateway, Obj, RouteRule, Stack, VirtualService
-from .waypoints import Waypoints, is_service_entry
 
 PASSING_THROUGH = ("PASSTHROUGH", "AUTO_PASSTHROUGH")
 ORIGINATING = ("SIMPLE", "MUTUAL")
@@ -206,7 +202,10 @@ def client_namespaces(entry: Obj, routing: Routing) -> frozenset[str]:
 # --- where a path breaks -------------------------------------------------------------------------
 
 BreakKind = Literal["no-mesh-route", "bypass", "unrouted-port", "unseen-by-clients", "no-gateway",
-                    "no-gateway-route"]
+                    "no-gateway-route",
+                    # ambient (routing_ambient): the waypoint binding fails, or the waypoint drops a port
+                    "no-waypoint", "waypoint-refuses-namespace", "waypoint-not-for-services",
+                    "waypoint-drops-port"]
 
 
 @dataclass(frozen=True)
@@ -217,7 +216,8 @@ class Break:
     """``no-mesh-route``: no mesh route at all; ``bypass``: a mesh route goes elsewhere
     (``Routing.bypassing``); ``unrouted-port``: no mesh route takes ``port``; ``unseen-by-clients``:
     the mesh route is not visible in ``clients``; ``no-gateway``: no Gateway serves the host;
-    ``no-gateway-route``: no VirtualService bound to such a Gateway routes it on to the host."""
+    ``no-gateway-route``: no VirtualService bound to such a Gateway routes it on to the host; the
+    ambient kinds are described in ``routing_ambient``."""
     port: int | None = None
     """The ServiceEntry port it breaks; None: every port of the host."""
     index: int | None = None
@@ -227,6 +227,8 @@ class Break:
     empty, meaning every client."""
     covered: tuple[int, ...] = ()
     """For ``unrouted-port``: the ports the mesh routes to the gateway take."""
+    detail: str = ""
+    """For the ambient kinds: what the stack shows (``routing_ambient``)."""
 
     def hits(self, port: int | None, client: str | None = None) -> bool:
         """Whether this break applies to ``port`` (for ``client``, when given)."""
@@ -376,13 +378,14 @@ def _origination(stack: Stack, routing: Routing) -> str | None:
     istiod's lookup from the namespace the gateway runs in (SidecarScope.DestinationRule)."""
     for namespace in sorted(routing.gateway_namespaces):
         for rule in stack.destination_rules_for(namespace, routing.host):
-            mode = _originating_mode(rule.manifest)
+            mode = originating_mode(rule.manifest)
             if mode is not None:
                 return mode
     return None
 
 
-def _originating_mode(manifest: Manifest) -> str | None:
+def originating_mode(manifest: Manifest) -> str | None:
+    """SIMPLE or MUTUAL when a DestinationRule originates TLS (any of its tls settings)."""
     for _, tls in destination_rule_tls(manifest):
         if tls.get("mode") in ORIGINATING:
             return str(tls["mode"])
@@ -396,46 +399,4 @@ def _host_port(vs: VirtualService, gateway: Gateway, host: str) -> int | None:
             for destination in rule.destinations:
                 if destination.host == host and destination.port is not None:
                     return destination.port
-    return None
-
-
-# --- ambient: ztunnel -> waypoint -> host ----------------------------------------------------------
-
-
-def waypoint_paths(manifests: Sequence[Manifest]) -> list[Path]:
-    """One path per host of each waypoint-bound ServiceEntry, for its first port, by (namespace,
-    name). Which waypoint carries it is istiod's binding (:mod:`.waypoints`); whether it works is the
-    waypoint rules' business, not judged here (no breaks)."""
-    index = Waypoints(manifests)
-    found: list[Path] = []
-    entries = sorted((m for m in manifests if is_service_entry(m)), key=_name_key)
-    for entry in entries:
-        binding = index.binding(entry)
-        ports = [port for _, port in dicts(sub(entry, "spec", "ports"))]
-        if binding is None or not ports:
-            continue
-        http = str(ports[0].get("protocol", "")).upper() in HTTP_PROTOCOLS
-        number = port_number(ports[0].get("number"))
-        target = port_number(ports[0].get("targetPort")) or number
-        for _, host in strings(sub(entry, "spec", "hosts")):
-            found.append(Path(
-                host=host, port=number, entry="/".join(_name_key(entry)), flavour="waypoint",
-                via=binding.waypoint, app="http" if http else "tls", passthrough=not http,
-                origination=_any_origination(manifests, host), target_port=target,
-            ))
-    return found
-
-
-def _name_key(manifest: Manifest) -> tuple[str, str]:
-    return (meta(manifest, "namespace"), meta(manifest, "name"))
-
-
-def _any_origination(manifests: Sequence[Manifest], host: str) -> str | None:
-    """The TLS mode any DestinationRule for ``host`` originates (the waypoint's own lookup is not
-    modelled yet)."""
-    for m in manifests:
-        if kind_of(m) == "DestinationRule" and sub(m, "spec", "host") == host:
-            mode = _originating_mode(m)
-            if mode is not None:
-                return mode
     return None

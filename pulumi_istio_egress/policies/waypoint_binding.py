@@ -13,8 +13,12 @@ carries the label (ServiceEntry, Service, Namespace, any other), naming a waypoi
 - a ServiceEntry or Service is service traffic: a waypoint of the stack labelled
   ``istio.io/waypoint-for`` ``workload`` or ``none`` does not take it (``ReportWaypointUnsupportedTrafficType``);
 - from another namespace, the waypoint's HBONE listener admits it: ``allowedRoutes.namespaces.from``
-  ``All`` (``Same``, the default, refuses; a ``Selector`` is not judged: namespace labels are not
-  in the stack).
+  ``All`` (``Same``, the default, refuses; a ``Selector`` is judged by its ``matchLabels`` against
+  the Namespace object when the stack holds it, and not judged otherwise).
+
+What the waypoint serves reads the Gateway's ``istio.io/waypoint-for``, else its GatewayClass's
+(``gatewayToWaypointTransform``). The same resolution (:mod:`.waypoints`) decides the ambient
+paths of :mod:`.routing_ambient`, so ``diagram`` draws no path this rule reports.
 """
 
 from __future__ import annotations
@@ -29,13 +33,11 @@ from .waypoints import (
     USE_WAYPOINT,
     WAYPOINT_FOR,
     Waypoints,
-    allowed_from,
     binding_of,
     is_namespace,
     label_path,
     labels,
     own_namespace,
-    traffic_type,
 )
 
 BYPASS = "so its traffic goes straight to the destination, past the waypoint and its policies"
@@ -70,7 +72,7 @@ def check(manifests: Sequence[Manifest], config: Config) -> list[tuple[Manifest,
                     f"the label, or list '{binding.waypoint}' in externalWaypoints if it is made outside this stack",
                 )))
             continue
-        serves = traffic_type(gateway)
+        serves = index.traffic_type(gateway)
         if _is_service(manifest) and serves not in SERVICE_TRAFFIC:
             found.append((manifest, Finding(
                 path, name,
@@ -80,11 +82,13 @@ def check(manifests: Sequence[Manifest], config: Config) -> list[tuple[Manifest,
             )))
             continue
         source = own_namespace(manifest)
-        listener_path, allowed = allowed_from(gateway)
-        if namespace != source and allowed not in ("All", "Selector"):
+        admitted, detail = index.admits(gateway, source)
+        if admitted is False:
+            admits = (f"admits only its own namespace ({detail})" if detail.endswith(": Same") else
+                      f"does not admit namespace {source} ({detail})")
             found.append((manifest, Finding(
                 path, name,
-                f"the waypoint {binding.waypoint} admits only its own namespace ({listener_path}: {allowed}): "
+                f"the waypoint {binding.waypoint} {admits}: "
                 f"istiod refuses to bind {what} from namespace {source}, {BYPASS}",
                 f"set allowedRoutes.namespaces.from: All (or a Selector matching {source}) on the waypoint's HBONE "
                 f"listener (port 15008), or use a waypoint in namespace {source}",
@@ -103,13 +107,13 @@ def _inherited(manifests: Sequence[Manifest], index: Waypoints) -> list[tuple[Ma
             continue
         binding = index.binding(manifest)
         gateway = index.gateways.get(binding.waypoint) if binding else None
-        if binding is None or gateway is None or traffic_type(gateway) in SERVICE_TRAFFIC:
+        if binding is None or gateway is None or index.traffic_type(gateway) in SERVICE_TRAFFIC:
             continue
-        namespace = meta(manifest, "namespace")
+        namespace, serves = meta(manifest, "namespace"), index.traffic_type(gateway)
         found.append((manifest, Finding(
             "metadata.namespace", namespace,
             f"its namespace's {USE_WAYPOINT} names the waypoint {binding.waypoint}, which takes no service traffic "
-            f"({WAYPOINT_FOR}: {traffic_type(gateway)}): istiod does not bind this {manifest['kind']} to it, {BYPASS}",
+            f"({WAYPOINT_FOR}: {serves}): istiod does not bind this {manifest['kind']} to it, {BYPASS}",
             f"label the waypoint {WAYPOINT_FOR}: service (or all), or give this {manifest['kind']} an {USE_WAYPOINT} "
             "label naming a waypoint for services",
         )))

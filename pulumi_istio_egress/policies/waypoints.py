@@ -8,9 +8,14 @@ pilot/pkg/serviceregistry/ambient/waypoints.go:
 - ``fetchWaypointForTarget``: an object's own label wins; without one, its namespace's label applies
   (seen here only when the stack holds the Namespace object).
 - ``gatewayToWaypointTransform``: a waypoint is a ``gateway.networking.k8s.io`` Gateway; its
-  ``istio.io/waypoint-for`` label (default ``service``) says which traffic it takes.
+  ``istio.io/waypoint-for`` label, else its GatewayClass's, else ``service``, says which traffic it
+  takes (``fetchWaypointForService`` binds services only to ``service`` and ``all`` waypoints).
 - ``makeAllowedRoutes``: the HBONE listener (port 15008) decides which namespaces may bind to it;
-  without ``allowedRoutes`` only its own namespace.
+  without ``allowedRoutes`` only its own namespace (``AllowsAttachmentFromNamespace``: ``All``,
+  ``Same``, or a ``Selector`` matched against the Namespace's labels).
+
+(In the Istio tree of late 2026 this package is pilot/pkg/serviceregistry/ambient; older releases
+have it under pilot/pkg/serviceregistry/kube/controller/ambient.)
 """
 
 from __future__ import annotations
@@ -82,16 +87,48 @@ def binding_of(manifest: Manifest) -> Binding | None:
 
 
 class Waypoints:
-    """The stack's Gateway API Gateways and Namespaces, looked up by name."""
+    """The stack's Gateway API Gateways, GatewayClasses and Namespaces, looked up by name."""
 
     def __init__(self, manifests: Sequence[Manifest]) -> None:
         self.gateways: dict[str, Manifest] = {}
         self.namespaces: dict[str, Manifest] = {}
+        self.classes: dict[str, Manifest] = {}
         for manifest in manifests:
             if is_gateway_api_gateway(manifest):
                 self.gateways.setdefault(f"{meta(manifest, 'namespace')}/{meta(manifest, 'name')}", manifest)
             elif is_namespace(manifest) and meta(manifest, "name"):
                 self.namespaces.setdefault(meta(manifest, "name"), manifest)
+            elif isinstance(manifest, dict) and manifest.get("apiVersion") in GATEWAY_API_VERSIONS \
+                    and manifest.get("kind") == "GatewayClass" and meta(manifest, "name"):
+                self.classes.setdefault(meta(manifest, "name"), manifest)
+
+    def traffic_type(self, gateway: Manifest) -> str:
+        """What a waypoint serves: its own ``istio.io/waypoint-for``, else its GatewayClass's (when
+        the stack holds it), else ``service`` (gatewayToWaypointTransform)."""
+        own = labels(gateway).get(WAYPOINT_FOR)
+        if own is not None:
+            return own
+        gateway_class = self.classes.get(str(spec(gateway).get("gatewayClassName", "")))
+        return labels(gateway_class).get(WAYPOINT_FOR, "service") if gateway_class is not None else "service"
+
+    def admits(self, gateway: Manifest, namespace: str) -> tuple[bool | None, str]:
+        """Whether the waypoint's HBONE listener admits services of ``namespace``
+        (AllowsAttachmentFromNamespace), with what the listener says; None: not judged (a Selector
+        with ``matchExpressions``, or for a namespace the stack does not hold)."""
+        path, allowed = allowed_from(gateway)
+        detail = f"{path}: {allowed}"
+        if namespace == meta(gateway, "namespace") or allowed == "All":
+            return True, detail
+        if allowed != "Selector":
+            return False, detail  # Same, and anything istiod does not know ("should be impossible": Same)
+        selector = _listener_selector(gateway)
+        source = self.namespaces.get(namespace)
+        if source is None or not isinstance(selector, dict) or selector.get("matchExpressions"):
+            return None, detail
+        found = selector.get("matchLabels")
+        wanted: dict[str, Any] = found if isinstance(found, dict) else {}
+        have = labels(source)
+        return all(have.get(k) == v for k, v in wanted.items()), f"{detail} {_labels_text(wanted)}"
 
     def binding(self, manifest: Manifest) -> Binding | None:
         """The waypoint a service uses: its own label (``none`` opts out), else its namespace's."""
@@ -102,10 +139,15 @@ class Waypoints:
         return Binding(found.manifest, found.waypoint, inherited=True) if found else None
 
 
-def traffic_type(gateway: Manifest) -> str:
-    """What a waypoint serves: its ``istio.io/waypoint-for`` label, else ``service``. (A GatewayClass
-    label can change the default; the Gateway's own label, when set, always wins.)"""
-    return labels(gateway).get(WAYPOINT_FOR, "service")
+def _listener_selector(gateway: Manifest) -> Any:
+    for _, listener in dicts(spec(gateway).get("listeners")):
+        if listener.get("protocol") == "HBONE" and port_number(listener.get("port")) == HBONE_PORT:
+            return sub(listener, "allowedRoutes", "namespaces", "selector")
+    return None
+
+
+def _labels_text(selector: dict[str, Any]) -> str:
+    return "{" + ", ".join(f"{k}: {v}" for k, v in sorted(selector.items(), key=str)) + "}"
 
 
 def allowed_from(gateway: Manifest) -> tuple[str, Any]:
