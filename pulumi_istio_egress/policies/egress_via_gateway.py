@@ -5,6 +5,10 @@ leg and the gateway leg must exist, or sidecars reach the host directly and the 
 and audit are void. What the legs are, what counts as the egress gateway Service, and where a path
 breaks is :mod:`.routing` (its ``breaks``); this rule turns each break into a finding on the
 ServiceEntry, so ``diagram`` (drawing routing's working paths) and the rule agree.
+
+Ambient: a ServiceEntry bound to a waypoint (:mod:`.routing_ambient`) goes via the waypoint, its
+egress point; it is judged by that flavour (the ports the waypoint drops), and a binding that
+fails is ``waypoint-binding-resolves``' finding, not reported again here.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from ..findings import Finding, Manifest
 from .objects import host_key, strings, unmodelled_service_entries
 from .routing import Break, Router, Routing, breaks
+from .routing_ambient import ambient_service_entries, dropped_port_findings
 from .rule import Config, StackRule
 from .stack import Obj, Report, Stack, gc_paused, listing, refs
 
@@ -25,16 +30,17 @@ def check(manifests: Sequence[Manifest], config: Config) -> list[tuple[Manifest,
 
 def _check(manifests: Sequence[Manifest], config: Config) -> list[tuple[Manifest, Finding]]:
     manifests = list(manifests) if isinstance(manifests, Iterator) else manifests
-    unmodelled = unmodelled_service_entries(manifests)  # ambient, Gateway API: not judged, see objects.py
+    unmodelled = unmodelled_service_entries(manifests)  # Gateway API: not judged, see objects.py
+    ambient = ambient_service_entries(manifests)  # judged by routing_ambient below
     stack = Stack(manifests, destination_rules=False)  # this rule never reads them
     router = Router(stack)
     report = Report()
     for entry in stack.service_entries:
-        if (entry.namespace, entry.name) in unmodelled:
+        if (entry.namespace, entry.name) in unmodelled or (entry.namespace, entry.name) in ambient:
             continue
         for i, raw in strings(entry.body.get("hosts")):
             _judge(entry, f"spec.hosts[{i}]", raw, router(host_key(raw)), report)
-    return report.items
+    return report.items + (dropped_port_findings(manifests, stack) if ambient else [])
 
 
 def _judge(entry: Obj, path: str, raw: str, routing: Routing, report: Report) -> None:

@@ -44,8 +44,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..findings import Manifest
-from .objects import dicts, host_key, is_external_service_entry, meta, port_number, spec, strings
+from ..findings import Finding, Manifest
+from .objects import dicts, host_key, is_external_service_entry, kind_of, meta, port_number, spec, strings
 from .routing import HTTP_PROTOCOLS, Break, BreakKind, Path, originating_mode
 from .stack import Stack
 from .waypoints import SERVICE_TRAFFIC, Binding, Waypoints
@@ -74,10 +74,14 @@ def is_ambient_entry(index: Waypoints, manifest: Manifest) -> bool:
     return is_external_service_entry(manifest) and index.binding(manifest) is not None
 
 
-def ambient_service_entries(manifests: Sequence[Manifest]) -> set[tuple[str, str]]:
-    """(namespace, name) of the MESH_EXTERNAL ServiceEntries a waypoint carries: not sidecar routes."""
-    index = Waypoints(manifests)
-    return {(meta(m, "namespace"), meta(m, "name")) for m in manifests if is_ambient_entry(index, m)}
+def ambient_service_entries(manifests: Any) -> set[tuple[str, str]]:
+    """(namespace, name) of the MESH_EXTERNAL ServiceEntries a waypoint carries: not sidecar routes.
+    Anything but a list or tuple of objects has none."""
+    if not isinstance(manifests, (list, tuple)):
+        return set()
+    items = [m for m in manifests if isinstance(m, dict)]
+    index = Waypoints(items)
+    return {(meta(m, "namespace"), meta(m, "name")) for m in items if is_ambient_entry(index, m)}
 
 
 def resolve(index: Waypoints, manifest: Manifest, external: Collection[str] = ()) -> Resolution | None:
@@ -105,6 +109,7 @@ def waypoint_paths(manifests: Sequence[Manifest], external: Collection[str] = ()
                    stack: Stack | None = None) -> list[Path]:
     """One path per (host, port) of each ambient ServiceEntry, by (namespace, name); ``external``:
     waypoints made outside the stack (``namespace/name``), taken as present and serving services."""
+    manifests = [m for m in manifests if isinstance(m, dict)]
     index = Waypoints(manifests)
     found: list[Path] = []
     for entry in sorted(manifests, key=lambda m: (meta(m, "namespace"), meta(m, "name"))):
@@ -167,3 +172,31 @@ def _origination(stack: Stack, namespace: str, host: str) -> str | None:
         if mode is not None:
             return mode
     return None
+
+
+# --- what egress-via-gateway reports of the ambient paths -----------------------------------------
+
+
+def dropped_port_findings(manifests: Sequence[Manifest], stack: Stack | None = None) -> list[tuple[Manifest, Finding]]:
+    """``egress-via-gateway``'s findings on ambient ServiceEntries: each port the waypoint drops
+    (``waypoint-drops-port``), once per entry and port. The binding breaks are not reported here:
+    ``waypoint-binding-resolves`` owns them (one finding per fact)."""
+    entries = {f"{meta(m, 'namespace')}/{meta(m, 'name')}": m for m in manifests if kind_of(m) == "ServiceEntry"}
+    found: list[tuple[Manifest, Finding]] = []
+    seen: set[tuple[str, int | None]] = set()
+    for path in waypoint_paths(manifests, stack=stack):
+        for broken in path.breaks:
+            if broken.kind != "waypoint-drops-port" or (path.entry, broken.index) in seen:
+                continue
+            seen.add((path.entry, broken.index))
+            tls = "TLS port" in broken.detail
+            found.append((entries[path.entry], Finding(
+                f"spec.ports[{broken.index}].number", broken.port,
+                f"the waypoint {path.via} serves no port {broken.port} of this DYNAMIC_DNS ServiceEntry: "
+                f"{broken.detail}, so connections to it fail at the waypoint",
+                ("serve the wildcard on an HTTP port (the waypoint can originate TLS), set "
+                 f"{WILDCARD_TLS_FLAG}=true on istiod if SNI-only routing is accepted, or name the concrete hosts "
+                 "with resolution DNS") if tls else
+                "give the port protocol HTTP (or TLS), or name the concrete hosts with resolution DNS",
+            )))
+    return found
