@@ -1,4 +1,13 @@
-"""audited-hosts-require-simple: for audited hosts the gateway must see HTTP, not pass TLS through."""
+"""audited-hosts-require-simple: for audited hosts the gateway must see HTTP, not pass TLS through.
+
+Ambient: the waypoint is the gateway. It interprets a ServiceEntry's HTTP port (and originates TLS
+to the host when a DestinationRule for it says SIMPLE/MUTUAL: the DestinationRule branch below), but
+a TLS port is proxied by SNI on a TCP chain without termination: the waypoint has no server
+credential (``buildWaypointInternal`` in pilot/pkg/networking/core/listener_waypoint.go). So a
+ServiceEntry for an audited host bound to a waypoint by its own ``istio.io/use-waypoint`` label is
+reported for each port that is not HTTP. A binding inherited from the Namespace's label is not
+visible to a resource rule: such an entry is not judged (its DestinationRule still is).
+"""
 
 from __future__ import annotations
 
@@ -17,9 +26,11 @@ from .objects import (
     strings,
 )
 from .rule import Config, ResourceRule
+from .waypoints import own_waypoint
 
 ORIGINATING = ("SIMPLE", "MUTUAL")
 PASSING_THROUGH = ("PASSTHROUGH", "AUTO_PASSTHROUGH")
+HTTP_PROTOCOLS = ("HTTP", "HTTP2", "GRPC")
 FIX_GATEWAY = ("let the gateway interpret TLS: EgressRoute tls_mode SIMPLE (origination), or a SIMPLE server "
                "with a credentialName to terminate")
 
@@ -53,6 +64,8 @@ def check(manifest: Manifest, config: Config) -> Iterator[Finding]:
                                   f"a gateway routes audited host {hosts[0]} by SNI, passing its TLS through",
                                   "route it with an http route after the gateway originates or terminates TLS "
                                   "(EgressRoute tls_mode SIMPLE)")
+    elif kind == "ServiceEntry":
+        yield from _waypoint_ports(manifest, audited)
     elif kind == "DestinationRule":
         host = body.get("host")
         if not isinstance(host, str) or not _audited(host, audited):
@@ -72,6 +85,21 @@ def check(manifest: Manifest, config: Config) -> Iterator[Finding]:
                 yield Finding(f"{path}.mode", mode,
                               f"the DestinationRule for audited host {host} must originate TLS",
                               "set tls.mode SIMPLE (or MUTUAL with a credentialName)")
+
+
+def _waypoint_ports(manifest: Manifest, audited: list[str]) -> Iterator[Finding]:
+    waypoint = own_waypoint(manifest)
+    hosts = [h for _, h in strings(spec(manifest).get("hosts")) if _audited(h, audited)]
+    if waypoint is None or not hosts:
+        return
+    for i, port in dicts(spec(manifest).get("ports")):
+        protocol = str(port.get("protocol", "")).upper()
+        if protocol not in HTTP_PROTOCOLS:
+            yield Finding(f"spec.ports[{i}].protocol", port.get("protocol"),
+                          f"the waypoint {waypoint} passes {protocol or 'undeclared'} traffic for audited host "
+                          f"{hosts[0]} through uninspected: it proxies it without terminating TLS",
+                          "serve the host on an HTTP port with targetPort set to its TLS port and originate TLS at "
+                          "the waypoint with a DestinationRule (EgressRoute dataplane AMBIENT, tls_mode SIMPLE)")
 
 
 RULE = ResourceRule(

@@ -28,6 +28,12 @@ from its own namespace, and a sidecar that saw the rule would originate TLS itse
 judged only when a Gateway serves the host (without one there is no gateway to keep them for).
 When the ServiceEntry is exported to every namespace, the clients cannot be listed: client
 visibility is not judged (``export-to-scoped`` reports the ServiceEntry's scope).
+
+Ambient ServiceEntries (bound to a waypoint, :mod:`.routing_ambient`) are not judged: their clients
+are not the namespaces exportTo names, because ztunnel and waypoints ignore exportTo
+(``waypoints.AMBIENT_IGNORES_EXPORT_TO``), and no VirtualService or subset carries them; their
+origination DestinationRule has no networking.istio.io Gateway serving the host, so it is not
+judged either.
 """
 
 from __future__ import annotations
@@ -63,7 +69,8 @@ def check(manifests: Sequence[Manifest], config: Config) -> list[tuple[Manifest,
 
 def _check(manifests: Sequence[Manifest], config: Config) -> list[tuple[Manifest, Finding]]:
     manifests = list(manifests) if isinstance(manifests, Iterator) else manifests
-    unmodelled = unmodelled_service_entries(manifests)  # ambient, Gateway API: not judged, see objects.py
+    # Gateway API and ambient (ztunnel/waypoints ignore exportTo: routing_ambient): not judged.
+    unmodelled = unmodelled_service_entries(manifests)
     stack = Stack(manifests, root_namespace(config))
     router = Router(stack)
     report = Report()

@@ -11,6 +11,11 @@ without namespace names, or with ``*``: ``objects.exported_to``). ``egress-visib
 once; it reports the scope only of the egress objects it finds through the stack and this rule
 cannot recognise alone (a mesh-only VirtualService routing to the gateway, the subset
 DestinationRule of a gateway Service with another name).
+
+Ambient: exportTo does not scope a ServiceEntry for ambient clients (``waypoints.AMBIENT_IGNORES_EXPORT_TO``).
+For a ServiceEntry whose own ``istio.io/use-waypoint`` label binds it to a waypoint the finding says
+so: exportTo still scopes sidecar clients, and only that is what it asks for. A binding inherited
+from the Namespace's label is not visible to a resource rule, so such an entry gets the plain message.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from ..findings import Finding, Manifest
 from .objects import MESH, destination_rule_tls, exported_to, kind_of, spec, strings
 from .remediations import export_to_private
 from .rule import Config, ResourceRule
+from .waypoints import AMBIENT_IGNORES_EXPORT_TO, own_waypoint
 
 FIX = "set exportTo to '.' and the client namespaces that need it"
 FIX_STAR = "list '.' and the client namespaces that need it instead"
@@ -61,15 +67,19 @@ def check(manifest: Manifest, config: Config) -> Iterator[Finding]:
     # An originating DestinationRule is the gateway's alone when the gateway originates; the
     # object alone cannot tell that from origination at the sidecar, so the fix names both.
     originating = kind_of(manifest) == "DestinationRule" and not _for_gateway(manifest)
+    waypoint = own_waypoint(manifest) if kind_of(manifest) == "ServiceEntry" else None
+    everywhere = (f"the object to every namespace's sidecars; bound to the waypoint {waypoint}, it is not scoped "
+                  f"by exportTo for ambient clients: {AMBIENT_IGNORES_EXPORT_TO}" if waypoint else
+                  "the object to every namespace")
     raw = spec(manifest).get("exportTo")
     stars = [(i, entry) for i, entry in strings(raw) if entry == "*"]
     for i, entry in stars:
-        yield Finding(f"spec.exportTo[{i}]", entry, "'*' exports the object to every namespace",
+        yield Finding(f"spec.exportTo[{i}]", entry, f"'*' exports {everywhere}",
                       FIX_ORIGINATING if originating else FIX_STAR)
     if not stars:
         what = ("unset exportTo" if raw is None or raw == [] else
                 "an exportTo without namespace names (read as unset)")
-        yield Finding("spec.exportTo", raw, f"{what} exports the object to every namespace",
+        yield Finding("spec.exportTo", raw, f"{what} exports {everywhere}",
                       FIX_ORIGINATING if originating else FIX)
 
 

@@ -162,3 +162,19 @@ def allowed_from(gateway: Manifest) -> tuple[str, Any]:
 
 def is_service_entry(manifest: Manifest) -> bool:
     return kind_of(manifest) == "ServiceEntry"
+
+
+def own_waypoint(manifest: Manifest) -> str | None:
+    """``namespace/name`` of the waypoint an object's OWN ``istio.io/use-waypoint`` label names (None
+    without one, or ``none``). What a resource rule can see: a binding inherited from the Namespace's
+    label needs the stack (:meth:`Waypoints.binding`)."""
+    found = binding_of(manifest)
+    return found.waypoint if found is not None else None
+
+
+AMBIENT_IGNORES_EXPORT_TO = (
+    "ztunnel and waypoints ignore exportTo (istiod's ambient index sends ztunnel the ServiceEntry without it: "
+    "serviceEntriesInfo in pilot/pkg/serviceregistry/ambient/services.go), so it scopes only sidecar clients; "
+    "ambient clients reach the host through the waypoint from every namespace"
+)
+"""What rules say about exportTo on a waypoint-bound ServiceEntry instead of claiming it scopes it."""
