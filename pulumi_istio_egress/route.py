@@ -128,6 +128,7 @@ def parse_route(args: Mapping[str, Any]) -> Route:
         if args.get(key) is None:
             raise EgressRouteError(key, None, "it is required", _REQUIRED_FIX[key], config_fix=_REQUIRED_YAML[key])
 
+    _refuse_dynamic_dns(args)
     host = parse_host(args["host"])
     mode, namespaces, authz = parse_structure(args)
     dataplane, existing_waypoint = parse_dataplane(args)
@@ -177,6 +178,25 @@ def parse_route(args: Mapping[str, Any]) -> Route:
         creates_waypoint=ambient and existing_waypoint is None,
     )
     return _check_api(_check_mode(route, args), args)
+
+
+def _refuse_dynamic_dns(args: Mapping[str, Any]) -> None:
+    """A wildcard host under AMBIENT would need a ServiceEntry with ``resolution: DYNAMIC_DNS``
+    through the waypoint (Istio 1.28+ for HTTP; 1.29+ for TLS behind istiod's
+    ENABLE_WILDCARD_HOST_SERVICE_ENTRIES_FOR_TLS). The component does not make one: its origination
+    pins the host's name (``subjectAltNames``), which no single name can do for a wildcard, and a
+    wildcard's TLS port is routed by SNI alone, which a client can spoof (the flag's own warning).
+    Said here, before the generic wildcard error, so the ambient user learns why."""
+    host, dataplane = args.get("host"), args.get("dataplane")
+    if isinstance(host, str) and host.startswith("*") and str(getattr(dataplane, "value", dataplane)) == "AMBIENT":
+        raise EgressRouteError(
+            "host", host,
+            "it is a wildcard: ambient egress to a wildcard needs a ServiceEntry with resolution DYNAMIC_DNS "
+            "(Istio 1.28+ for HTTP, 1.29+ for TLS behind ENABLE_WILDCARD_HOST_SERVICE_ENTRIES_FOR_TLS), which "
+            "EgressRoute does not make: origination verifies one host name, and a wildcard's TLS is routed by SNI "
+            "alone, which a client can spoof",
+            "name each concrete host in its own EgressRoute (they can share one waypoint)",
+        )
 
 
 def require_mapping(args: Any) -> None:

@@ -161,6 +161,19 @@ BAD_INPUT = [
      "gateway handle TLS"),
     ({"client_service_accounts": ["payments/checkout"]}, "client_service_accounts=['payments/checkout'] is "
      "invalid: it only takes effect through the AuthorizationPolicy. Fix: also set authorization_policy=True"),
+    # DYNAMIC_DNS is not made (route._refuse_dynamic_dns); the sidecar data plane keeps the generic wildcard error.
+    ({"host": "*.example.com"}, "host='*.example.com' is invalid: it is a wildcard: ambient egress to a wildcard "
+     "needs a ServiceEntry with resolution DYNAMIC_DNS (Istio 1.28+ for HTTP, 1.29+ for TLS behind "
+     "ENABLE_WILDCARD_HOST_SERVICE_ENTRIES_FOR_TLS), which EgressRoute does not make: origination verifies one host "
+     "name, and a wildcard's TLS is routed by SNI alone, which a client can spoof. Fix: name each concrete host in "
+     "its own EgressRoute (they can share one waypoint)"),
+    ({"host": "*.example.com", "dataplane": Dataplane.AMBIENT}, "host='*.example.com' is invalid: it is a wildcard: "
+     "ambient egress to a wildcard needs a ServiceEntry with resolution DYNAMIC_DNS (Istio 1.28+ for HTTP, 1.29+ for "
+     "TLS behind ENABLE_WILDCARD_HOST_SERVICE_ENTRIES_FOR_TLS), which EgressRoute does not make: origination verifies "
+     "one host name, and a wildcard's TLS is routed by SNI alone, which a client can spoof. Fix: name each concrete "
+     "host in its own EgressRoute (they can share one waypoint)"),
+    ({"host": "*.example.com", "dataplane": "SIDECAR"}, "host='*.example.com' is invalid: it is a wildcard. Fix: "
+     "name each concrete host in its own EgressRoute (wildcard egress cannot originate TLS)"),
     ({"dataplane_mode": "AMBIENT"}, "dataplane_mode='AMBIENT' is invalid: it is not a field of EgressRouteArgs. "
      "Fix: did you mean 'dataplane'?"),
 ]
