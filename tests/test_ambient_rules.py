@@ -140,11 +140,12 @@ RULES: dict[str, ResourceRule | StackRule] = {r.name: r for r in (*RESOURCE_RULE
 CRDS = Path(os.environ.get("ISTIO_CRDS") or Path(__file__).parents[2] / "shared/reference/istio-crds/crd-all.gen.yaml")
 
 
-def every_rule(manifests: list[Manifest]) -> dict[str, list[Row]]:
+def every_rule(manifests: list[Manifest], configs: dict[str, dict[str, Any]] | None = None) -> dict[str, list[Row]]:
     """Each rule's whole findings on a config (resource rules object by object); rules with none left out."""
     found: dict[str, list[Row]] = {}
     for name, rule in RULES.items():
         config = {**rule.defaults(), "crdFiles": [str(CRDS)]} if name == "istio-valid" else rule.defaults()
+        config = {**config, **(configs or {}).get(name, {})}
         pairs = ([(m, f) for m in manifests for f in rule.check(m, config)] if isinstance(rule, ResourceRule)
                  else list(rule.check(manifests, config)))
         if pairs:
@@ -372,6 +373,37 @@ def test_sidecar_routes_are_not_judged() -> None:
     sidecar = [e["manifest"] for p in sorted((FIXTURES / "routes").glob("*.yaml"))
                for e in yaml.safe_load(p.read_text())["expected"]]
     assert {rule: judge(rule, sidecar) for rule in MODULES} == {rule: [] for rule in MODULES}
+
+
+def sidecar_routes() -> list[Manifest]:
+    return [e["manifest"] for p in sorted((FIXTURES / "routes").glob("*.yaml"))
+            for e in yaml.safe_load(p.read_text())["expected"]]
+
+
+# mutual-shared-waypoint names egress/waypoint, made outside the component.
+EXTERNAL = {"waypoint-binding-resolves": {"externalWaypoints": ["egress/waypoint"]}}
+MIXES = {
+    "ambient alone": ambient_routes,
+    # The sidecar route fixtures serve the same hosts (api.github.com, api.stripe.com...) through the
+    # sidecar egress gateway: each flavour's DestinationRules must stay its own (waypoint_homes).
+    "beside sidecar routes of the same hosts": lambda: sidecar_routes() + ambient_routes(),
+    "sidecar routes first, then ambient": lambda: ambient_routes() + sidecar_routes(),
+}
+
+
+@pytest.mark.parametrize("mix", sorted(MIXES))
+def test_egress_route_ambient_output_passes_every_mandatory_rule(mix: str) -> None:
+    found = every_rule(MIXES[mix](), EXTERNAL)
+    assert {rule: rows for rule, rows in found.items() if RULES[rule].enforcement == "mandatory"} == {}
+    # Only egress-lockdown's advisories remain (engineer K's rule: the client namespaces are not locked down).
+    assert sorted(found) == ["egress-lockdown"]
+
+
+def test_the_mix_shares_hosts_between_flavours() -> None:
+    """Not vacuous: the mix really routes some host both ways."""
+    def hosts(manifests: list[Manifest]) -> set[str]:
+        return {h for m in manifests if m["kind"] == "ServiceEntry" for h in m["spec"]["hosts"]}
+    assert hosts(ambient_routes()) & hosts(sidecar_routes()) >= {"api.github.com"}
 
 
 def test_the_pack_reports_them_over_grpc() -> None:

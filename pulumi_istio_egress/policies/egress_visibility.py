@@ -32,8 +32,8 @@ visibility is not judged (``export-to-scoped`` reports the ServiceEntry's scope)
 Ambient ServiceEntries (bound to a waypoint, :mod:`.routing_ambient`) are not judged: their clients
 are not the namespaces exportTo names, because ztunnel and waypoints ignore exportTo
 (``waypoints.AMBIENT_IGNORES_EXPORT_TO``), and no VirtualService or subset carries them; their
-origination DestinationRule has no networking.istio.io Gateway serving the host, so it is not
-judged either.
+origination DestinationRule, in the waypoint's namespace, is the waypoint's (``routing_ambient.waypoint_homes``)
+and not judged either, also when a sidecar route's Gateway serves the same host.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ from ..findings import Finding, Manifest
 from .export_scope import reports_everywhere
 from .objects import destination_rule_tls, export_to, host_key, strings, unmodelled_service_entries, visible_in
 from .routing import Router, Routing, client_namespaces
+from .routing_ambient import waypoint_homes
 from .rule import Config, StackRule
 from .stack import (
     LIST_LIMIT,
@@ -94,8 +95,10 @@ def _check(manifests: Sequence[Manifest], config: Config) -> list[tuple[Manifest
         _scoped(stack, routing, report, judged)
         _subset_clients(stack, routing, known, report, reach)
     homes: dict[str, tuple[bool, list[str]]] = {}
+    waypoints = waypoint_homes(manifests)
     for rule in stack.destination_rules:
-        _gateway_only(stack, router, rule, report, homes)
+        if rule.namespace not in waypoints.get(rule.host, ()):  # else the waypoint's rule: not judged
+            _gateway_only(stack, router, rule, report, homes)
     return report.items
 
 

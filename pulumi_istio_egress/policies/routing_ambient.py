@@ -200,3 +200,20 @@ def dropped_port_findings(manifests: Sequence[Manifest], stack: Stack | None = N
                 "give the port protocol HTTP (or TLS), or name the concrete hosts with resolution DNS",
             )))
     return found
+
+
+def waypoint_homes(manifests: Any) -> dict[str, set[str]]:
+    """Host -> the namespaces of the waypoints ambient ServiceEntries for it are bound to: where the
+    waypoint reads its DestinationRules for the host (buildWaypointInboundVIP). A rule there is the
+    waypoint's, not a sidecar egress gateway's, even when a sidecar route serves the same host."""
+    if not isinstance(manifests, (list, tuple)):
+        return {}
+    items = [m for m in manifests if isinstance(m, dict)]
+    index = Waypoints(items)
+    homes: dict[str, set[str]] = {}
+    for entry in items:
+        binding = index.binding(entry) if is_external_service_entry(entry) else None
+        if binding is not None:
+            for _, raw in strings(spec(entry).get("hosts")):
+                homes.setdefault(host_key(raw), set()).add(binding.waypoint.split("/", 1)[0])
+    return homes
