@@ -3,12 +3,12 @@
 Works on any objects (ours or hand-written). The paths are :mod:`.policies.routing`'s answers, one
 per ``host:port`` clients use: for Istio's egress gateway (``sidecar_paths``) the same routing
 ``egress-via-gateway`` judges, so a path is drawn only when it works (no ``Break``) and a path the
-rule flags is never drawn; in ambient mode (``routing_ambient.waypoint_paths``), each host:port of
-a ServiceEntry bound to a waypoint, which ztunnel sends its traffic to, drawn only when the binding
+rule flags is never drawn; in ambient mode (``routing_ambient.waypoint_paths``), each host:port of a
+ServiceEntry bound to a waypoint, which ztunnel sends its traffic to, drawn only when the binding
 holds and the waypoint serves the port (the breaks ``waypoint-binding-resolves`` and
-``egress-via-gateway`` report); a waypoint made outside the stack is not seen, so its paths are not
-drawn. The output is one ``flowchart LR`` with one ``subgraph`` per path: several ``flowchart``
-blocks in one file are not valid Mermaid.
+``egress-via-gateway`` report), once per host:port as for the sidecar paths; a waypoint made outside
+the stack is not seen, so its paths are not drawn. The output is one ``flowchart LR`` with one
+``subgraph`` per path: several ``flowchart`` blocks in one file are not valid Mermaid.
 
 Every name and label is written as a quoted Mermaid string with ``"``, ``#``, ``<``, ``>`` and
 control characters replaced, so a name cannot end the string or start a statement of its own
@@ -97,7 +97,12 @@ def routes(manifests: Iterable[Manifest]) -> list[Path]:
         answers.setdefault((answer.host, answer.port), []).append(answer)
     working = [found[0] for _, found in sorted(answers.items(), key=lambda item: (item[0][0], item[0][1] or 0))
                if all(a.works for a in found)]
-    return [_drawn(a) for a in working] + [_drawn(a) for a in waypoint_paths(objects) if a.works]
+    # Ambient, in routing_ambient's order: likewise once per host:port, when every entry's path works.
+    ambient: dict[tuple[str, int | None], list[Answer]] = {}
+    for answer in waypoint_paths(objects):
+        ambient.setdefault((answer.host, answer.port), []).append(answer)
+    drawn = [found[0] for found in ambient.values() if all(a.works for a in found)]
+    return [_drawn(a) for a in working] + [_drawn(a) for a in drawn]
 
 
 def text(value: str) -> str:
