@@ -13,9 +13,14 @@ from typing import Any
 import pytest
 
 from pulumi_istio_egress.findings import Manifest
-from pulumi_istio_egress.policies import audited_hosts, export_scope
+from pulumi_istio_egress.policies import audited_hosts, export_scope, waypoint_binding
 from pulumi_istio_egress.policies.routing import Break, Path
-from pulumi_istio_egress.policies.routing_ambient import WILDCARD_TLS_FLAG, ambient_service_entries, waypoint_paths
+from pulumi_istio_egress.policies.routing_ambient import (
+    BINDING_BREAKS,
+    WILDCARD_TLS_FLAG,
+    ambient_service_entries,
+    waypoint_paths,
+)
 from pulumi_istio_egress.policies.waypoints import AMBIENT_IGNORES_EXPORT_TO
 
 GATEWAY_API = "gateway.networking.k8s.io/v1"
@@ -167,3 +172,27 @@ RESOURCE_CASES: list[tuple[str, Any, Manifest, dict[str, Any], list[tuple[str, A
 def test_resource_rules_know_the_waypoint(rule: Any, manifest: Manifest, config: dict[str, Any],
                                           expected: list[tuple[str, Any, str, str]]) -> None:
     assert findings(rule, copy.deepcopy(manifest), config) == expected
+
+
+# --- the rule and the model agree -------------------------------------------------------------------
+
+REFUSED_FIRST = [waypoint(labels={"istio.io/waypoint-for": "workload"}), entry("team-a", ACROSS)]
+
+
+@pytest.mark.parametrize("stack", [*[c[1] for c in CASES], REFUSED_FIRST],
+                         ids=[*[c[0] for c in CASES], "workload-only waypoint across namespaces"])
+def test_waypoint_binding_reports_exactly_the_binding_breaks(stack: list[Manifest]) -> None:
+    """waypoint-binding-resolves flags a ServiceEntry (on its label or its namespace) exactly when
+    routing_ambient breaks its binding, and for the same reason (istiod's order: the waypoint, the
+    namespace's attachment, then the traffic type)."""
+    reasons = {"no-waypoint": "which is no Gateway of this stack", "waypoint-refuses-namespace": "admit",
+               "waypoint-not-for-services": "takes no service traffic"}
+    flagged = {f"{m['metadata']['namespace']}/{m['metadata']['name']}": f.message
+               for m, f in waypoint_binding.check(stack, {}) if m.get("kind") == "ServiceEntry"}
+    broken = {p.entry: b.kind for p in waypoint_paths(stack) for b in p.breaks if b.kind in BINDING_BREAKS}
+    assert sorted(flagged) == sorted(broken)
+    assert [ref for ref, kind in broken.items() if reasons[kind] not in flagged[ref]] == []
+
+
+def test_refused_before_the_traffic_type() -> None:
+    assert [b.kind for p in waypoint_paths(REFUSED_FIRST) for b in p.breaks] == ["waypoint-refuses-namespace"]

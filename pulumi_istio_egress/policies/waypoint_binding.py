@@ -72,15 +72,7 @@ def check(manifests: Sequence[Manifest], config: Config) -> list[tuple[Manifest,
                     f"the label, or list '{binding.waypoint}' in externalWaypoints if it is made outside this stack",
                 )))
             continue
-        serves = index.traffic_type(gateway)
-        if _is_service(manifest) and serves not in SERVICE_TRAFFIC:
-            found.append((manifest, Finding(
-                path, name,
-                f"the waypoint {binding.waypoint} takes no service traffic ({WAYPOINT_FOR}: {serves}): istiod does "
-                f"not bind this {manifest['kind']} to it, {BYPASS}",
-                f"label the waypoint {WAYPOINT_FOR}: service (or all), or name a waypoint for services",
-            )))
-            continue
+        # istiod's order: attachment from the namespace (fetchWaypointForTarget), then the traffic type.
         source = own_namespace(manifest)
         admitted, detail = index.admits(gateway, source)
         if admitted is False:
@@ -92,6 +84,15 @@ def check(manifests: Sequence[Manifest], config: Config) -> list[tuple[Manifest,
                 f"istiod refuses to bind {what} from namespace {source}, {BYPASS}",
                 f"set allowedRoutes.namespaces.from: All (or a Selector matching {source}) on the waypoint's HBONE "
                 f"listener (port 15008), or use a waypoint in namespace {source}",
+            )))
+            continue
+        serves = index.traffic_type(gateway)
+        if _is_service(manifest) and serves not in SERVICE_TRAFFIC:
+            found.append((manifest, Finding(
+                path, name,
+                f"the waypoint {binding.waypoint} takes no service traffic ({WAYPOINT_FOR}: {serves}): istiod does "
+                f"not bind this {manifest['kind']} to it, {BYPASS}",
+                f"label the waypoint {WAYPOINT_FOR}: service (or all), or name a waypoint for services",
             )))
     found += _inherited(manifests, index)
     return found
