@@ -4,7 +4,8 @@ Both read :mod:`pulumi_istio_egress.policies.routing`; this proves they read it 
 Keys are routing's: ``(host, port)``, the host as Istio compares it (``objects.host_key``) and the
 ServiceEntry port clients connect to (``None`` for an entry without ports).
 
-*Flagged* keys come from the rule's findings, which are all on ServiceEntries: a finding at
+*Flagged* keys come from the rule's findings on ServiceEntries (those on a VirtualService or an
+ExternalName Service are for hosts no ServiceEntry declares, which no path is drawn for): a finding at
 ``spec.hosts[i]`` flags that host on every port of the entry; a finding at ``spec.ports[j].number``
 flags that port for every host of the entry.
 
@@ -50,6 +51,8 @@ def load(path: Path) -> list[dict[str, Any]]:
 def flagged(manifests: list[dict[str, Any]]) -> set[Key]:
     found: set[Key] = set()
     for manifest, finding in egress_via_gateway.check(manifests, {}):
+        if manifest.get("kind") != "ServiceEntry":
+            continue  # a Service host or an ExternalName Service: no ServiceEntry, so no path routing draws
         hosts = [host_key(h) for _, h in strings(spec(manifest).get("hosts"))]
         ports = [n for _, p in dicts(spec(manifest).get("ports")) if (n := port_number(p.get("number"))) is not None]
         if (host := re.fullmatch(r"spec\.hosts\[(\d+)\]", finding.path)) is not None:

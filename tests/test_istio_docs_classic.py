@@ -175,13 +175,6 @@ NO_PORT_CHECK = ("no rule compares a route's port with the ports the Gateway ser
 WRONG: dict[tuple[str, str], str] = {
     ("broken-wrong-port", "egress-references-resolve"): NO_PORT_CHECK,
     ("broken-gateway-match-port", "egress-references-resolve"): NO_PORT_CHECK,
-    ("kubernetes-externalname", "egress-via-gateway"): (
-        "egress-via-gateway only starts from ServiceEntries: a Kubernetes ExternalName Service is a DNS cluster "
-        "straight to the external host (pilot/pkg/serviceregistry/kube conversion.go), a bypass nothing reports"),
-    ("broken-mtls-missing-gateway-leg", "egress-via-gateway"): (
-        "egress-via-gateway only starts from ServiceEntries, so a mesh route to the gateway for a host with no "
-        "ServiceEntry (a Kubernetes Service) is never followed: the gateway's missing route for it "
-        "(gateway.go buildGatewayHTTPRouteConfig, 404 NR) passes"),
 }
 
 EXPECTED: dict[str, dict[str, list[Row]]] = {
