@@ -101,9 +101,10 @@ def message(mismatch: PortMismatch) -> tuple[str, str]:
         return (f"port {mismatch.port} of {mismatch.service} is not a port Gateway {refs} serves {host} on (its "
                 f"{'server for it is' if one else 'servers for it are'} on {on}), so the gateway has no listener or "
                 "server for this route's traffic",
-                f"send the mesh leg to port {on if one else 'one of ' + on}, the port of the Gateway's server for "
-                f"{host}")
+                f"send the mesh leg to port {on}, the port of the Gateway's server for {host}" if one else
+                f"send the mesh leg to one of ports {on}, the ports of the Gateway's servers for {host}")
     return (f"this route is bound to Gateway {refs} on port {mismatch.port}, but the Gateway serves {host} on {on} "
             "only: a gateway's routes match its server's port, so this one never matches (404 NR)",
-            f"match port {on if one else 'one of ' + on}, the port of the Gateway's server for {host}, or leave the "
-            "port out of the match")
+            (f"match port {on}, the port of the Gateway's server for {host}" if one else
+             f"match one of ports {on}, the ports of the Gateway's servers for {host}") + ", or leave the port out of "
+            "the match")
