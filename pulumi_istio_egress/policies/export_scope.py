@@ -11,6 +11,10 @@ without namespace names, or with ``*``: ``objects.exported_to``). ``egress-visib
 once; it reports the scope only of the egress objects it finds through the stack and this rule
 cannot recognise alone (a mesh-only VirtualService routing to the gateway, the subset
 DestinationRule of a gateway Service with another name).
+
+A DestinationRule with a ``workloadSelector`` is not asked for exportTo: istiod never exports it past
+its own namespace, whatever exportTo says (``PushContext.setDestinationRules``, push_context.go), and
+applies it to the selected workloads only (``SidecarScope.DestinationRule``, sidecar.go).
 """
 
 from __future__ import annotations
@@ -19,7 +23,6 @@ from collections.abc import Iterator
 
 from ..findings import Finding, Manifest
 from .objects import for_egress_gateway, kind_of, reports_everywhere, spec, strings
-from .remediations import export_to_private
 from .rule import Config, ResourceRule
 
 FIX = "set exportTo to '.' and the client namespaces that need it"
@@ -53,5 +56,5 @@ RULE = ResourceRule(
     severity="medium",
     enforcement="mandatory",
     check=check,
-    remediate=export_to_private,
 )
+"""No remediation: no exportTo value is certain from the object alone (``remediations`` says why)."""
