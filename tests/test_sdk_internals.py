@@ -1,5 +1,5 @@
 """What ``policies/sdk.py`` reads of pulumi-policy's internals: each test fails loudly when an
-upgrade changes it (the proxies, the unknown sentinels, AnalyzeStack's frame)."""
+upgrade changes it (the proxies, Remediate's secrets proxies, the unknown sentinels, AnalyzeStack's frame)."""
 
 from __future__ import annotations
 
@@ -10,19 +10,25 @@ from typing import Any
 
 import pytest
 from google.protobuf import json_format, struct_pb2
-from pulumi_policy.deserialize import deserialize_properties
+from pulumi_policy.deserialize import SPECIAL_SECRET_SIG, SPECIAL_SIG_KEY, deserialize_properties
 from pulumi_policy.proxy import UNKNOWN_NUMBER_VALUE, UNKNOWN_STRING_VALUE, unknown_checking_proxy
+from pulumi_policy.secret import Secret
 from test_stack_rules import ROUTES, STACKS, route_stack, stack
 
 from pulumi_istio_egress.cli.pack_client import PolicyPackProcess, Resource
 from pulumi_istio_egress.policies import STACK_RULES, pack, sdk
 
 
-def as_the_sdk_gives_it(props: dict[str, Any]) -> Any:
-    """Props exactly as pulumi-policy hands them to a policy (policy.py Analyze/AnalyzeStack)."""
+def as_the_sdk_gives_it(props: dict[str, Any], *, remediate: bool = False) -> Any:
+    """Props exactly as pulumi-policy hands them to a policy (policy.py Analyze/AnalyzeStack, or
+    Remediate, which puts ``secrets_preserving_proxy`` inside the unknown-checking proxy)."""
     struct = struct_pb2.Struct()
     struct.update(props)
-    return unknown_checking_proxy(deserialize_properties(json_format.MessageToDict(struct)))
+    return unknown_checking_proxy(deserialize_properties(json_format.MessageToDict(struct), remediate))
+
+
+def _secret(value: Any) -> dict[str, Any]:
+    return {SPECIAL_SIG_KEY: SPECIAL_SECRET_SIG, "value": value}
 
 
 PROPS = {"apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
@@ -37,6 +43,31 @@ def test_unwrap_gives_the_plain_value_behind_the_proxies() -> None:
     plain, unknown = sdk.unwrap(proxied)
     assert (plain, unknown) == (PROPS, False)
     assert type(plain) is dict and type(plain["spec"]["ports"]) is list and type(plain["spec"]["ports"][0]) is dict
+
+
+@pytest.mark.parametrize(("props", "expected"), [
+    pytest.param(PROPS, PROPS, id="no-secrets"),
+    pytest.param({"kind": "Secret", "stringData": {"key": _secret("hunter2")}, "list": [_secret("s"), "t"]},
+                 {"kind": "Secret", "stringData": {"key": Secret("hunter2")}, "list": [Secret("s"), "t"]}, id="secrets-stay-secrets"),
+])
+def test_remediation_props_are_plain_with_secrets_kept(props: dict[str, Any], expected: dict[str, Any]) -> None:
+    # pulumi_policy/secret.py's proxies read a secret as its plain value: a remediation that
+    # returned what it read would write the secret back unencrypted.
+    proxied = as_the_sdk_gives_it(props, remediate=True)
+    assert type(proxied).__name__ == "_DictSecretsProxy"  # unknown_checking_proxy passes it through
+    plain = sdk.remediation_props(proxied)
+    assert _comparable(plain) == _comparable(expected)
+
+
+def _comparable(value: Any) -> Any:
+    # pulumi_policy.Secret has no __eq__: compare it as a marked value.
+    if isinstance(value, Secret):
+        return ("secret", _comparable(value.value))
+    if type(value) is dict:
+        return {key: _comparable(item) for key, item in value.items()}
+    if type(value) is list:
+        return [_comparable(item) for item in value]
+    return value  # a proxy left in place compares unequal to the plain value expected
 
 
 @pytest.mark.parametrize(("props", "blanked", "paths"), [
