@@ -49,7 +49,8 @@ def test_unwrap_gives_the_plain_value_behind_the_proxies() -> None:
     pytest.param(PROPS, PROPS, id="no-secrets"),
     pytest.param({"kind": "Secret", "stringData": {"key": _secret("hunter2")},
                   "list": [_secret("s"), "t"]},
-                 {"kind": "Secret", "stringData": {"key": Secret("hunter2")}, "list": [Secret("s"), "t"]}, id="secrets-stay-secrets"),
+                 {"kind": "Secret", "stringData": {"key": Secret("hunter2")}, "list": [Secret("s"), "t"]},
+                 id="secrets-stay-secrets"),
 ])
 def test_remediation_props_are_plain_with_secrets_kept(props: dict[str, Any], expected: dict[str, Any]) -> None:
     # pulumi_policy/secret.py's proxies read a secret as its plain value: a remediation that
