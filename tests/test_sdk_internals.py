@@ -1,5 +1,6 @@
-"""What ``policies/sdk.py`` (and ``cli/program_process.py``'s one hook) reads of pulumi-policy's internals: each test fails loudly when an
-upgrade changes it (the proxies, Remediate's secrets proxies, the unknown sentinels, AnalyzeStack's frame)."""
+"""What ``policies/sdk.py`` reads of pulumi-policy's internals, and ``cli/program_process.py``'s
+one hook into pulumi's: each test fails loudly when an upgrade changes it (the proxies,
+Remediate's secrets proxies, the unknown sentinels, AnalyzeStack's frame, ``_OutputData``)."""
 
 from __future__ import annotations
 
