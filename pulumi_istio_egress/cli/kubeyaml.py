@@ -7,7 +7,6 @@ and keys in :mod:`.kubeyaml_scalars`):
 
 * merge keys ``<<`` write into the mapping where they stand (go-yaml v2 ``decoder.merge``), so a
   later key wins over an earlier one either way;
-* NaN and infinities are refused: Go's JSON encoder cannot write them, so kubectl fails too;
 * excessive aliasing is refused with go-yaml v2's own ratio rule (``decoder.unmarshal``).
 
 Beyond that, the checks the API server would make before anything is stored

@@ -1,7 +1,8 @@
 """Checks the API server makes before anything is stored, so no rule ever sees an object it would refuse.
 
 An object's JSON past the request body limit, ``metadata.name``/``namespace`` and label keys and
-values past their lengths, and (in Istio objects) hosts longer than Istio's 255 characters.
+values past their lengths, and (in Istio objects) hosts longer than Istio's 255 characters. NaN
+and infinities are refused too: Go's JSON encoder cannot write them, so kubectl fails.
 """
 
 from __future__ import annotations
