@@ -144,6 +144,38 @@ def exported_to(manifest: Manifest) -> frozenset[str]:
     return frozenset(own if entry == "." else entry for entry in entries)
 
 
+def is_egress(manifest: Manifest) -> bool:
+    """Whether ``export-to-scoped`` recognises ``manifest`` as an egress object on its own: every
+    ServiceEntry, a VirtualService bound to ``mesh`` and a Gateway, a DestinationRule for an
+    ``*egressgateway*`` host or originating TLS (SIMPLE or MUTUAL)."""
+    kind, body = kind_of(manifest), spec(manifest)
+    if kind == "ServiceEntry":
+        return True
+    if kind == "VirtualService":
+        gateways = [g for _, g in strings(body.get("gateways"))]
+        return MESH in gateways and any(g != MESH for g in gateways)
+    if kind == "DestinationRule":
+        return for_egress_gateway(manifest) or any(
+            tls.get("mode") in ("SIMPLE", "MUTUAL") for _, tls in destination_rule_tls(manifest))
+    return False
+
+
+def for_egress_gateway(manifest: Manifest) -> bool:
+    host = spec(manifest).get("host")
+    return isinstance(host, str) and "egressgateway" in host
+
+
+def reports_everywhere(manifest: Manifest) -> bool:
+    """Whether ``export-to-scoped`` reports ``manifest`` as visible in every namespace (the rule owns
+    that fact; ``egress-visibility`` asks here so the fact is reported once). A DestinationRule with
+    a ``workloadSelector`` is not: istiod applies it only in its own namespace whatever exportTo
+    says (PushContext.setDestinationRules, push_context.go; SidecarScope.DestinationRule picks
+    selector rules by the proxy's labels, sidecar.go)."""
+    if kind_of(manifest) == "DestinationRule" and spec(manifest).get("workloadSelector") is not None:
+        return False
+    return is_egress(manifest) and "*" in exported_to(manifest)
+
+
 def visible_in(scope: frozenset[str], namespace: str) -> bool:
     """Whether an ``exported_to`` scope includes ``namespace``."""
     return "*" in scope or namespace in scope
@@ -202,24 +234,33 @@ def unmodelled_service_entries(manifests: Any) -> set[tuple[str, str]]:
     traffic; the waypoint rules judge it) and the Gateway API
     (a ``gateway.networking.k8s.io`` route names the entry in ``parentRefs``, the mesh leg of Istio's
     Gateway API egress task). Teaching a rule a flavour means taking it out of here."""
+    found = waypoint_service_entries(manifests)
+    items = [m for m in manifests if isinstance(m, dict)] if isinstance(manifests, (list, tuple)) else []
+    for m in items:
+        api, kind = m.get("apiVersion"), m.get("kind")
+        if isinstance(api, str) and api.startswith(GATEWAY_API_GROUP + "/") and kind in GATEWAY_API_ROUTES:
+            for _, ref in dicts(spec(m).get("parentRefs")):
+                if ref.get("kind") == "ServiceEntry" and isinstance(ref.get("name"), str):
+                    namespace = ref.get("namespace")
+                    found.add((namespace if isinstance(namespace, str) and namespace else meta(m, "namespace"),
+                               ref["name"]))
+    return found
+
+
+def waypoint_service_entries(manifests: Any) -> set[tuple[str, str]]:
+    """(namespace, name) of the ServiceEntries a waypoint carries (ambient): the entry's own
+    ``istio.io/use-waypoint`` other than ``none``, or none of its own and its Namespace's in the stack."""
     found: set[tuple[str, str]] = set()
     items = [m for m in manifests if isinstance(m, dict)] if isinstance(manifests, (list, tuple)) else []
     # Without a label of its own, an entry takes its Namespace's (fetchWaypointForTarget).
     enrolled = {meta(m, "name") for m in items if (m.get("apiVersion"), m.get("kind")) == ("v1", "Namespace")
                 and _waypoint_label(m) not in (None, "none")}
     for m in items:
-        api, kind = m.get("apiVersion"), m.get("kind")
         if kind_of(m) == "ServiceEntry":
             # "none" opts the entry out of waypoints (GetUseWaypoint, pilot/pkg/serviceregistry/ambient).
             own = _waypoint_label(m)
             if own not in (None, "none") or (own is None and meta(m, "namespace") in enrolled):
                 found.add((meta(m, "namespace"), meta(m, "name")))
-        elif isinstance(api, str) and api.startswith(GATEWAY_API_GROUP + "/") and kind in GATEWAY_API_ROUTES:
-            for _, ref in dicts(spec(m).get("parentRefs")):
-                if ref.get("kind") == "ServiceEntry" and isinstance(ref.get("name"), str):
-                    namespace = ref.get("namespace")
-                    found.add((namespace if isinstance(namespace, str) and namespace else meta(m, "namespace"),
-                               ref["name"]))
     return found
 
 
