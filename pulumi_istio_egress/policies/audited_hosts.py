@@ -16,6 +16,7 @@ from .objects import (
     string_list,
     strings,
 )
+from .routing_gateway_api import audited_findings
 from .rule import Config, ResourceRule
 
 ORIGINATING = ("SIMPLE", "MUTUAL")
@@ -33,6 +34,7 @@ def check(manifest: Manifest, config: Config) -> Iterator[Finding]:
     if not audited:
         return
     kind, body = kind_of(manifest), spec(manifest)
+    yield from audited_findings(manifest, audited)  # a Gateway API Gateway: routing_gateway_api
     if kind == "Gateway":
         for i, server in dicts(body.get("servers")):
             mode = server.get("tls", {}).get("mode") if isinstance(server.get("tls"), dict) else None

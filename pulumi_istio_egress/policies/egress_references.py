@@ -34,6 +34,7 @@ from itertools import islice
 
 from ..findings import Finding, Manifest
 from .objects import MESH, dicts, gateway_ref, host_key, service_namespace, strings
+from .routing_gateway_api import reference_findings, unjudged
 from .rule import Config, StackRule
 from .stack import (
     ANY_NAMESPACE,
@@ -71,7 +72,7 @@ def _check(manifests: Sequence[Manifest], config: Config) -> list[tuple[Manifest
                 if destination.subset is not None:
                     _subset(stack, vs, rule, destination, destination.subset, report, sni_judged)
     _collisions(stack, report)
-    return report.items
+    return report.items + reference_findings(manifests)  # Gateway API parentRefs: routing_gateway_api
 
 
 def _gateway_references(stack: Stack, vs: VirtualService, report: Report) -> None:
@@ -229,4 +230,5 @@ RULE = StackRule(
     enforcement="mandatory",
     check=check,
     config_schema=ROOT_NAMESPACE_SCHEMA,
+    applies=lambda manifests, _config: unjudged("egress-references-resolve", manifests),
 )

@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from ..findings import Finding, Manifest
-from .objects import host_key, strings, unmodelled_service_entries
+from .objects import ambient_service_entries, host_key, strings, unmodelled_service_entries
 from .routing import Break, Router, Routing, breaks
+from .routing_gateway_api import unjudged, via_gateway_findings
 from .rule import Config, StackRule
 from .stack import Obj, Report, Stack, gc_paused, listing, refs
 
@@ -34,7 +35,8 @@ def _check(manifests: Sequence[Manifest], config: Config) -> list[tuple[Manifest
             continue
         for i, raw in strings(entry.body.get("hosts")):
             _judge(entry, f"spec.hosts[{i}]", raw, router(host_key(raw)), report)
-    return report.items
+    # Gateway API routes: routing_gateway_api's model (a waypoint's entries are the waypoint rules').
+    return report.items + via_gateway_findings(manifests, ambient_service_entries(manifests))
 
 
 def _judge(entry: Obj, path: str, raw: str, routing: Routing, report: Report) -> None:
@@ -102,4 +104,5 @@ RULE = StackRule(
     severity="high",
     enforcement="mandatory",
     check=check,
+    applies=lambda manifests, _config: unjudged("egress-via-gateway", manifests),
 )

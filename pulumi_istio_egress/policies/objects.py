@@ -201,25 +201,53 @@ def unmodelled_service_entries(manifests: Any) -> set[tuple[str, str]]:
     does, as ``waypoints.Waypoints.binding`` reads it: a waypoint, not a sidecar route, carries its
     traffic; the waypoint rules judge it) and the Gateway API
     (a ``gateway.networking.k8s.io`` route names the entry in ``parentRefs``, the mesh leg of Istio's
-    Gateway API egress task). Teaching a rule a flavour means taking it out of here."""
+    Gateway API egress task, or an explicit listener hostname of a Gateway API Gateway serves its
+    host: the gateway's own copy, or an entry whose mesh leg names another parent). Teaching a rule
+    a flavour means taking it out of here: the Gateway API ones are ``routing_gateway_api``'s
+    (:func:`gateway_api_service_entries`)."""
+    return ambient_service_entries(manifests) | gateway_api_service_entries(manifests)
+
+
+def ambient_service_entries(manifests: Any) -> set[tuple[str, str]]:
+    """(namespace, name) of the ServiceEntries a waypoint carries (see :func:`unmodelled_service_entries`)."""
     found: set[tuple[str, str]] = set()
     items = [m for m in manifests if isinstance(m, dict)] if isinstance(manifests, (list, tuple)) else []
     # Without a label of its own, an entry takes its Namespace's (fetchWaypointForTarget).
     enrolled = {meta(m, "name") for m in items if (m.get("apiVersion"), m.get("kind")) == ("v1", "Namespace")
                 and _waypoint_label(m) not in (None, "none")}
     for m in items:
-        api, kind = m.get("apiVersion"), m.get("kind")
         if kind_of(m) == "ServiceEntry":
             # "none" opts the entry out of waypoints (GetUseWaypoint, pilot/pkg/serviceregistry/ambient).
             own = _waypoint_label(m)
             if own not in (None, "none") or (own is None and meta(m, "namespace") in enrolled):
                 found.add((meta(m, "namespace"), meta(m, "name")))
-        elif isinstance(api, str) and api.startswith(GATEWAY_API_GROUP + "/") and kind in GATEWAY_API_ROUTES:
+    return found
+
+
+def gateway_api_service_entries(manifests: Any) -> set[tuple[str, str]]:
+    """(namespace, name) of the ServiceEntries the Gateway API flavour carries (see
+    :func:`unmodelled_service_entries`)."""
+    found: set[tuple[str, str]] = set()
+    items = [m for m in manifests if isinstance(m, dict)] if isinstance(manifests, (list, tuple)) else []
+    listened: list[str] = []
+    for m in items:
+        api, kind = m.get("apiVersion"), m.get("kind")
+        if not (isinstance(api, str) and api.startswith(GATEWAY_API_GROUP + "/")):
+            continue
+        if kind in GATEWAY_API_ROUTES:
             for _, ref in dicts(spec(m).get("parentRefs")):
                 if ref.get("kind") == "ServiceEntry" and isinstance(ref.get("name"), str):
                     namespace = ref.get("namespace")
                     found.add((namespace if isinstance(namespace, str) and namespace else meta(m, "namespace"),
                                ref["name"]))
+        elif kind == "Gateway":
+            listened += [h for _, lst in dicts(spec(m).get("listeners"))
+                         if isinstance(h := lst.get("hostname"), str) and h]
+    if listened:
+        for m in items:
+            if kind_of(m) == "ServiceEntry" and any(host_matches(p, h) for _, h in strings(spec(m).get("hosts"))
+                                                    for p in listened):
+                found.add((meta(m, "namespace"), meta(m, "name")))
     return found
 
 
