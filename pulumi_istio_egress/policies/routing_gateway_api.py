@@ -35,7 +35,7 @@ parent or backend kinds) it reports in :func:`unjudged`, never as a verdict.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -170,6 +170,7 @@ class GatewayApi:
     """What the model does not understand, one sentence each (``unjudged``)."""
 
     def __post_init__(self) -> None:
+        self.manifests = _objects(self.manifests)
         for m in self.manifests:
             if kind_of(m) == "ServiceEntry":
                 self.entries.setdefault((meta(m, "namespace"), meta(m, "name")), m)
@@ -245,6 +246,13 @@ class GatewayApi:
 
 _READ_KINDS = {(ISTIO_GROUP, "ServiceEntry"), (GATEWAY_API_GROUP, "Gateway"), ("", "Service"),
                (ISTIO_GROUP, "Hostname")}
+
+
+def _objects(manifests: Any) -> list[Manifest]:
+    """The dict objects of a stack; anything that is not a list of objects reads as empty."""
+    if isinstance(manifests, (str, bytes, Mapping)) or not isinstance(manifests, Iterable):
+        return []
+    return [m for m in manifests if isinstance(m, dict)]
 
 
 def _text(value: Any) -> str | None:
@@ -352,7 +360,7 @@ def _judge(model: GatewayApi, entry: Manifest, host: str, index: int, port: int 
     if working is None or working.listener is None or working.gateway is None:
         return Judged(entry, base, legs, tuple(mesh), index, protocol)
     listener = working.listener
-    onward, backend = working.onward[0]
+    _, backend = working.onward[0]
     server_tls = listener.terminate_mode or ("PASSTHROUGH" if listener.tls_mode == "Passthrough"
                                              else "SIMPLE" if listener.tls_mode == "Terminate" else None)
     path = Path(host=host, port=port, entry=ref, flavour="gateway-api", via=working.gateway.ref, app=app,
@@ -380,15 +388,16 @@ def _origination(model: GatewayApi, host: str, port: int | None, namespace: str)
 
 def gateway_api_paths(manifests: Sequence[Manifest], ambient: set[tuple[str, str]] | None = None) -> list[Path]:
     """The flavour's answers, for ``diagram`` (the same :class:`Path` the sidecar flavour gives)."""
-    return [j.path for j in judged(GatewayApi(list(manifests)), ambient or set())]
+    return [j.path for j in judged(GatewayApi(_objects(manifests)), ambient or set())]
 
 
 # --- what the rules report -------------------------------------------------------------------------
 
 
-def via_gateway_findings(manifests: Sequence[Manifest], ambient: set[tuple[str, str]]) -> list[tuple[Manifest, Finding]]:
+def via_gateway_findings(manifests: Sequence[Manifest],
+                         ambient: set[tuple[str, str]]) -> list[tuple[Manifest, Finding]]:
     """egress-via-gateway's findings for the entries the flavour carries."""
-    model = GatewayApi(list(manifests))
+    model = GatewayApi(_objects(manifests))
     found: list[tuple[Manifest, Finding]] = []
     for j in judged(model, ambient):
         found += _via_gateway(model, j)
@@ -416,8 +425,8 @@ def _via_gateway(model: GatewayApi, j: Judged) -> list[tuple[Manifest, Finding]]
                 f"spec.ports[{j.index}].number", port,
                 f"no Gateway API route with ServiceEntry {ref} as parent routes port {port} of {host} to the egress "
                 f"gateway{why}, so sidecars that see this port send it straight to the host",
-                f"bind a {'HTTPRoute' if j.protocol in HTTP_PROTOCOLS else 'TLSRoute'} (parentRefs: group networking.istio.io, "
-                f"kind ServiceEntry, name {ref.split('/')[1]}) whose backendRef is the gateway's Service, or leave "
+                f"bind a {'HTTPRoute' if j.protocol in HTTP_PROTOCOLS else 'TLSRoute'} (parentRefs: group "
+                f"networking.istio.io, kind ServiceEntry, name {ref.split('/')[1]}) whose backendRef is the gateway's Service, or leave "
                 "the port out of the ServiceEntry clients see")))
         elif b.kind == "bypass":
             routes = sorted({leg.route.ref for leg in j.legs if leg.gateway is None and _reaches(leg.backend, host)})
@@ -452,7 +461,7 @@ def _via_gateway(model: GatewayApi, j: Judged) -> list[tuple[Manifest, Finding]]
 def reference_findings(manifests: Sequence[Manifest]) -> list[tuple[Manifest, Finding]]:
     """egress-references-resolve's: the ServiceEntry and Gateway parentRefs of Gateway API routes
     resolve (istiod drops an unresolved one without a word: ``referenceAllowed``, ``TLSRouteCollection``)."""
-    model = GatewayApi(list(manifests))
+    model = GatewayApi(_objects(manifests))
     found: list[tuple[Manifest, Finding]] = []
     for route in model.routes:
         for p in route.parents:
@@ -479,8 +488,8 @@ def _other_class(model: GatewayApi, p: Ref) -> bool:
 
 def unjudged(rule: str, manifests: Sequence[Manifest]) -> str | None:
     """Why ``rule`` did not judge some Gateway API objects, or None."""
-    model = GatewayApi(list(manifests)) if any(is_gateway_api(m, ("Gateway", *GATEWAY_API_ROUTES))
-                                               for m in manifests) else None
+    objects = _objects(manifests)
+    model = GatewayApi(objects) if any(is_gateway_api(m, ("Gateway", *GATEWAY_API_ROUTES)) for m in objects) else None
     if model is None or not model.not_read:
         return None
     more = len(model.not_read) - 3
@@ -490,7 +499,7 @@ def unjudged(rule: str, manifests: Sequence[Manifest]) -> str | None:
 
 def gateway_namespaces(manifests: Sequence[Manifest], host: str) -> list[str]:
     """Where the Gateway API gateways serving ``host`` run (Istio deploys them in the Gateway's namespace)."""
-    return sorted({g.namespace for g in GatewayApi(list(manifests)).serving(host)})
+    return sorted({g.namespace for g in GatewayApi(_objects(manifests)).serving(host)})
 
 
 def audited_findings(manifest: Manifest, audited: Sequence[str]) -> Iterator[Finding]:
@@ -505,8 +514,9 @@ def audited_findings(manifest: Manifest, audited: Sequence[str]) -> Iterator[Fin
         hosts = [h for h in audited if not isinstance(hostname, str) or host_matches(h, hostname)
                  or host_matches(hostname, h)]
         if hosts:
+            shown = hostname if isinstance(hostname, str) else hosts[0]
             yield Finding(f"spec.listeners[{i}].tls.mode", mode,
-                          f"the gateway passes TLS for audited host {hosts[0] if not isinstance(hostname, str) else hostname} "
+                          f"the gateway passes TLS for audited host {shown} "
                           "through uninspected (a TLS listener in Passthrough mode)",
                           "let the gateway interpret TLS: EgressRoute tls_mode SIMPLE (an HTTPS listener with "
                           "gateway.istio.io/tls-terminate-mode ISTIO_MUTUAL and an HTTPRoute), or terminate it")
