@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..findings import Finding, Manifest
+from .gateway_api_findings import audited_findings
 from .objects import (
     MESH,
     destination_rule_tls,
@@ -16,7 +17,6 @@ from .objects import (
     string_list,
     strings,
 )
-from .routing_gateway_api import audited_findings
 from .rule import Config, ResourceRule
 
 ORIGINATING = ("SIMPLE", "MUTUAL")

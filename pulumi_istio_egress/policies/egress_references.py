@@ -33,8 +33,8 @@ from collections.abc import Sequence
 from itertools import islice
 
 from ..findings import Finding, Manifest
+from .gateway_api_findings import reference_findings, unjudged
 from .objects import MESH, dicts, gateway_ref, host_key, service_namespace, strings
-from .routing_gateway_api import reference_findings, unjudged
 from .rule import Config, StackRule
 from .stack import (
     ANY_NAMESPACE,

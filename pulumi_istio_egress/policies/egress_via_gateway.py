@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from ..findings import Finding, Manifest
+from .gateway_api_findings import unjudged, via_gateway_findings
 from .objects import ambient_service_entries, host_key, strings, unmodelled_service_entries
 from .routing import Break, Router, Routing, breaks
-from .routing_gateway_api import unjudged, via_gateway_findings
 from .rule import Config, StackRule
 from .stack import Obj, Report, Stack, gc_paused, listing, refs
 

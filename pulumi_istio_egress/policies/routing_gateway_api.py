@@ -39,7 +39,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..findings import Finding, Manifest
+from ..findings import Manifest
 from .objects import (
     GATEWAY_API_GROUP,
     GATEWAY_API_ROUTES,
@@ -170,7 +170,7 @@ class GatewayApi:
     """What the model does not understand, one sentence each (``unjudged``)."""
 
     def __post_init__(self) -> None:
-        self.manifests = _objects(self.manifests)
+        self.manifests = objects_of(self.manifests)
         for m in self.manifests:
             if kind_of(m) == "ServiceEntry":
                 self.entries.setdefault((meta(m, "namespace"), meta(m, "name")), m)
@@ -225,7 +225,7 @@ class GatewayApi:
         found = []
         for route in self.routes:
             for parent in route.parents:
-                if _is_entry(parent) and (parent.namespace, parent.name) == key \
+                if is_entry(parent) and (parent.namespace, parent.name) == key \
                         and (parent.port is None or parent.port == port) and _routes_protocol(route.kind, protocol):
                     found.append((route, parent))
         return found
@@ -240,7 +240,7 @@ class GatewayApi:
         if listener is None:
             return GatewayLeg(route, backend, gateway, None)
         onward = tuple((r, b) for r in self.routes if listener.takes(r.kind) and r.names_host(host)
-                       and _attached(r, gateway, listener) for b in r.backends if _reaches(b, host))
+                       and _attached(r, gateway, listener) for b in r.backends if reaches(b, host))
         return GatewayLeg(route, backend, gateway, listener, onward)
 
 
@@ -248,7 +248,7 @@ _READ_KINDS = {(ISTIO_GROUP, "ServiceEntry"), (GATEWAY_API_GROUP, "Gateway"), ("
                (ISTIO_GROUP, "Hostname")}
 
 
-def _objects(manifests: Any) -> list[Manifest]:
+def objects_of(manifests: Any) -> list[Manifest]:
     """The dict objects of a stack; anything that is not a list of objects reads as empty."""
     if isinstance(manifests, (str, bytes, Mapping)) or not isinstance(manifests, Iterable):
         return []
@@ -278,7 +278,7 @@ def _ref(path: str, raw: dict[str, Any], namespace: str, group: str, kind: str) 
                port=port_number(raw.get("port")), section=_text(raw.get("sectionName")))
 
 
-def _is_entry(ref: Ref) -> bool:
+def is_entry(ref: Ref) -> bool:
     return (ref.group, ref.kind) == (ISTIO_GROUP, "ServiceEntry")
 
 
@@ -302,7 +302,7 @@ def _attached(route: ApiRoute, gateway: ApiGateway, listener: Listener) -> bool:
                and (p.port is None or p.port == listener.port) for p in route.parents)
 
 
-def _reaches(backend: Ref, host: str) -> bool:
+def reaches(backend: Ref, host: str) -> bool:
     return (backend.group, backend.kind) == (ISTIO_GROUP, "Hostname") and host_key(backend.name) == host
 
 
@@ -346,7 +346,7 @@ def _judge(model: GatewayApi, entry: Manifest, host: str, index: int, port: int 
     found: list[Break] = []
     if not mesh:
         found.append(Break("unrouted-port", port=port, index=index))
-    elif any(leg.gateway is None and _reaches(leg.backend, host) for leg in legs):
+    elif any(leg.gateway is None and reaches(leg.backend, host) for leg in legs):
         found.append(Break("bypass", port=port))
     elif not any(leg.gateway is not None for leg in legs):
         found.append(Break("no-gateway", port=port))
@@ -388,135 +388,4 @@ def _origination(model: GatewayApi, host: str, port: int | None, namespace: str)
 
 def gateway_api_paths(manifests: Sequence[Manifest], ambient: set[tuple[str, str]] | None = None) -> list[Path]:
     """The flavour's answers, for ``diagram`` (the same :class:`Path` the sidecar flavour gives)."""
-    return [j.path for j in judged(GatewayApi(_objects(manifests)), ambient or set())]
-
-
-# --- what the rules report -------------------------------------------------------------------------
-
-
-def via_gateway_findings(manifests: Sequence[Manifest],
-                         ambient: set[tuple[str, str]]) -> list[tuple[Manifest, Finding]]:
-    """egress-via-gateway's findings for the entries the flavour carries."""
-    model = GatewayApi(_objects(manifests))
-    found: list[tuple[Manifest, Finding]] = []
-    for j in judged(model, ambient):
-        found += _via_gateway(model, j)
-    return found
-
-
-def _via_gateway(model: GatewayApi, j: Judged) -> list[tuple[Manifest, Finding]]:
-    host, port, ref = j.path.host, j.path.port, j.path.entry
-    out: list[tuple[Manifest, Finding]] = []
-    for leg in j.legs:  # ports must agree: the deployed Service has only the listeners' ports
-        if leg.gateway is not None and leg.listener is None:
-            listening = ", ".join(str(p) for p in leg.gateway.ports()) or "no port"
-            out.append((leg.route.manifest, Finding(
-                f"{leg.backend.path}.port", leg.backend.port,
-                f"{leg.route.ref} sends port {port} of {host} to port {leg.backend.port} of {leg.backend.name}, but "
-                f"Gateway {leg.gateway.ref} has no listener for {host} on that port (its Service has {listening}), "
-                "so sidecars have no cluster for it and drop the connections",
-                f"send it to the port of the Gateway's listener for {host}")))
-    for b in j.path.breaks:
-        if b.kind == "unrouted-port":
-            named = [f"{r.ref} names {p.namespace}/{p.name}" for r in model.routes for p in r.parents
-                     if _is_entry(p) and (p.namespace, p.name) not in model.entries]
-            why = f" ({'; '.join(named[:3])}, which does not exist)" if named else ""
-            out.append((j.entry, Finding(
-                f"spec.ports[{j.index}].number", port,
-                f"no Gateway API route with ServiceEntry {ref} as parent routes port {port} of {host} to the egress "
-                f"gateway{why}, so sidecars that see this port send it straight to the host",
-                f"bind a {'HTTPRoute' if j.protocol in HTTP_PROTOCOLS else 'TLSRoute'} (parentRefs: group "
-                f"networking.istio.io, kind ServiceEntry, name {ref.split('/')[1]}) whose backendRef is the gateway's Service, or leave "
-                "the port out of the ServiceEntry clients see")))
-        elif b.kind == "bypass":
-            routes = sorted({leg.route.ref for leg in j.legs if leg.gateway is None and _reaches(leg.backend, host)})
-            out.append((j.entry, Finding(
-                f"spec.ports[{j.index}].number", port,
-                f"mesh traffic for port {port} of {host} bypasses the egress gateway: {', '.join(routes)} sends it to "
-                "the external host itself",
-                "send the mesh route's backendRef to the Service Istio deploys for the egress Gateway "
-                "(<gateway name>-istio)")))
-        elif b.kind == "no-gateway":
-            services = sorted({f"{leg.backend.namespace}/{leg.backend.name}" for leg in j.legs})
-            out.append((j.entry, Finding(
-                f"spec.ports[{j.index}].number", port,
-                f"the mesh route for port {port} of {host} sends it to {', '.join(services)}, which is not the Service "
-                "Istio deploys for a Gateway API Gateway of the stack (<gateway name>-istio), so no gateway listener "
-                "takes it",
-                f"add a Gateway (gatewayClassName: istio) with a listener for {host}, and send the mesh route to "
-                "its <name>-istio Service")))
-        elif b.kind == "no-gateway-route" and all(leg.listener is not None for leg in j.legs if leg.gateway):
-            gateways = sorted({leg.gateway.ref for leg in j.legs if leg.gateway is not None})
-            listener = next(leg.listener for leg in j.legs if leg.listener is not None)
-            kind = "HTTPRoute" if listener.protocol in ("HTTP", "HTTPS") else "TLSRoute"
-            out.append((j.entry, Finding(
-                f"spec.ports[{j.index}].number", port,
-                f"no route bound to Gateway {', '.join(gateways)} (listener {listener.name}) sends {host} on to the "
-                "host, so the gateway accepts the connection but has no route for it",
-                f"bind a {kind} to Gateway {gateways[0]} (sectionName {listener.name}) for {host} whose backendRef "
-                f"is group networking.istio.io, kind Hostname, name {host}")))
-    return out
-
-
-def reference_findings(manifests: Sequence[Manifest]) -> list[tuple[Manifest, Finding]]:
-    """egress-references-resolve's: the ServiceEntry and Gateway parentRefs of Gateway API routes
-    resolve (istiod drops an unresolved one without a word: ``referenceAllowed``, ``TLSRouteCollection``)."""
-    model = GatewayApi(_objects(manifests))
-    found: list[tuple[Manifest, Finding]] = []
-    for route in model.routes:
-        for p in route.parents:
-            if _is_entry(p) and (p.namespace, p.name) not in model.entries:
-                found.append((route.manifest, Finding(
-                    f"{p.path}.name", p.name,
-                    f"ServiceEntry {p.namespace}/{p.name} does not exist in the stack, so istiod makes no mesh route "
-                    "from this parentRef and sidecars send the host straight out",
-                    "name an existing ServiceEntry (parentRefs: group networking.istio.io, kind ServiceEntry)")))
-            elif (p.group, p.kind) == (GATEWAY_API_GROUP, "Gateway") and (p.namespace, p.name) not in model.gateways \
-                    and not _other_class(model, p):
-                found.append((route.manifest, Finding(
-                    f"{p.path}.name", p.name,
-                    f"Gateway {p.namespace}/{p.name} does not exist in the stack, so this route is bound to no gateway",
-                    "name an existing Gateway (gatewayClassName: istio) in parentRefs")))
-    return found
-
-
-def _other_class(model: GatewayApi, p: Ref) -> bool:
-    """A Gateway of another class exists: not read, said in :func:`unjudged`."""
-    return any(is_gateway_api(m, ("Gateway",)) and (meta(m, "namespace"), meta(m, "name")) == (p.namespace, p.name)
-               for m in model.manifests)
-
-
-def unjudged(rule: str, manifests: Sequence[Manifest]) -> str | None:
-    """Why ``rule`` did not judge some Gateway API objects, or None."""
-    objects = _objects(manifests)
-    model = GatewayApi(objects) if any(is_gateway_api(m, ("Gateway", *GATEWAY_API_ROUTES)) for m in objects) else None
-    if model is None or not model.not_read:
-        return None
-    more = len(model.not_read) - 3
-    return (f"{rule} did not judge these Gateway API objects: {'; '.join(model.not_read[:3])}"
-            + (f"; and {more} more" if more > 0 else ""))
-
-
-def gateway_namespaces(manifests: Sequence[Manifest], host: str) -> list[str]:
-    """Where the Gateway API gateways serving ``host`` run (Istio deploys them in the Gateway's namespace)."""
-    return sorted({g.namespace for g in GatewayApi(_objects(manifests)).serving(host)})
-
-
-def audited_findings(manifest: Manifest, audited: Sequence[str]) -> Iterator[Finding]:
-    """audited-hosts-require-simple on a Gateway API Gateway: a Passthrough listener for an audited host."""
-    if not is_gateway_api(manifest, ("Gateway",)):
-        return
-    for i, raw in dicts(spec(manifest).get("listeners")):
-        hostname = raw.get("hostname")
-        mode = sub(raw, "tls", "mode")
-        if str(raw.get("protocol") or "").upper() != "TLS" or mode not in (None, "Passthrough"):
-            continue
-        hosts = [h for h in audited if not isinstance(hostname, str) or host_matches(h, hostname)
-                 or host_matches(hostname, h)]
-        if hosts:
-            shown = hostname if isinstance(hostname, str) else hosts[0]
-            yield Finding(f"spec.listeners[{i}].tls.mode", mode,
-                          f"the gateway passes TLS for audited host {shown} "
-                          "through uninspected (a TLS listener in Passthrough mode)",
-                          "let the gateway interpret TLS: EgressRoute tls_mode SIMPLE (an HTTPS listener with "
-                          "gateway.istio.io/tls-terminate-mode ISTIO_MUTUAL and an HTTPRoute), or terminate it")
+    return [j.path for j in judged(GatewayApi(objects_of(manifests)), ambient or set())]
