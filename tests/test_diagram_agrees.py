@@ -14,9 +14,10 @@ draws no broken path; a broken one is absent).
 *Agree* means, per fixture:
 
 1. no drawn key is flagged (the diagram never shows as working what the rule calls broken), and
-2. the diagram draws exactly the sidecar paths routing knows (``routing.sidecar_paths``: each
-   host:port of each judged MESH_EXTERNAL ServiceEntry some client namespace sees) less the
-   flagged ones, so every flagged path is absent and nothing unflagged is left out.
+2. the diagram draws exactly the sidecar paths routing knows (``routing.sidecar_paths`` and
+   ``routing_gateway_api.gateway_api_paths``: each host:port of each judged MESH_EXTERNAL
+   ServiceEntry some client namespace sees) less the flagged ones (a finding on a Gateway API mesh
+   route flags the ports of the ServiceEntries it names), so every flagged path is absent and nothing unflagged is left out.
 
 Ambient (waypoint) paths are drawn too; the rule does not judge those ServiceEntries
 (``objects.unmodelled_service_entries``), so they fall under 1 only.
@@ -34,7 +35,9 @@ import yaml
 from pulumi_istio_egress.cli.diagram import routes
 from pulumi_istio_egress.policies import egress_via_gateway
 from pulumi_istio_egress.policies.objects import dicts, host_key, port_number, spec, strings
+from pulumi_istio_egress.policies.objects import ambient_service_entries
 from pulumi_istio_egress.policies.routing import sidecar_paths
+from pulumi_istio_egress.policies.routing_gateway_api import gateway_api_paths
 from pulumi_istio_egress.policies.stack import Stack
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -47,9 +50,31 @@ def load(path: Path) -> list[dict[str, Any]]:
     return [d for d in yaml.safe_load_all(path.read_text()) if isinstance(d, dict)]
 
 
+def known_paths(manifests: list[dict[str, Any]]) -> set[Key]:
+    """Every host:port a flavour answers for: the sidecar flavour's and the Gateway API flavour's."""
+    answers = [*sidecar_paths(Stack(manifests), manifests),
+               *gateway_api_paths(manifests, ambient_service_entries(manifests))]
+    return {(p.host, p.port) for p in answers}
+
+
+def _route_keys(manifests: list[dict[str, Any]], route: dict[str, Any]) -> set[Key]:
+    """A finding on a Gateway API mesh route flags the host:ports of the ServiceEntries it names."""
+    found: set[Key] = set()
+    for _, parent in dicts(spec(route).get("parentRefs")):
+        for entry in manifests:
+            if entry.get("kind") == "ServiceEntry" and entry["metadata"]["name"] == parent.get("name"):
+                ports = [n for _, p in dicts(spec(entry).get("ports")) if (n := port_number(p.get("number")))]
+                found |= {(host_key(h), parent.get("port", n)) for _, h in strings(spec(entry).get("hosts"))
+                          for n in ports}
+    return found
+
+
 def flagged(manifests: list[dict[str, Any]]) -> set[Key]:
     found: set[Key] = set()
     for manifest, finding in egress_via_gateway.check(manifests, {}):
+        if manifest.get("kind") in ("HTTPRoute", "TLSRoute", "TCPRoute", "GRPCRoute"):
+            found |= _route_keys(manifests, manifest)
+            continue
         hosts = [host_key(h) for _, h in strings(spec(manifest).get("hosts"))]
         ports = [n for _, p in dicts(spec(manifest).get("ports")) if (n := port_number(p.get("number"))) is not None]
         if (host := re.fullmatch(r"spec\.hosts\[(\d+)\]", finding.path)) is not None:
@@ -66,7 +91,7 @@ def test_the_diagram_draws_exactly_the_paths_the_rule_does_not_flag(path: Path) 
     manifests = load(path)
     drawn = [p.key for p in routes(manifests)]
     bad = flagged(manifests)
-    known = {(p.host, p.port) for p in sidecar_paths(Stack(manifests), manifests)}
+    known = known_paths(manifests)
     assert sorted(set(drawn) & bad, key=str) == []
     assert sorted({p.key for p in routes(manifests) if p.proxy == "sidecar"}, key=str) == sorted(known - bad, key=str)
     assert len(drawn) == len(set(drawn))  # each host:port once
@@ -75,6 +100,5 @@ def test_the_diagram_draws_exactly_the_paths_the_rule_does_not_flag(path: Path) 
 def test_the_fixtures_hold_both_kinds() -> None:
     # Not vacuous: some fixtures draw paths, some have paths the rule flags and the diagram leaves out.
     drawn = sum(bool(routes(load(p))) for p in FILES)
-    left_out = sum(bool(flagged(load(p)) & {(a.host, a.port) for a in sidecar_paths(Stack(load(p)), load(p))})
-                   for p in FILES)
+    left_out = sum(bool(flagged(load(p)) & known_paths(load(p))) for p in FILES)
     assert (drawn > 5, left_out > 5) == (True, True)
