@@ -17,7 +17,8 @@ draws no broken path; a broken one is absent).
 2. the diagram draws exactly the sidecar paths routing knows (``routing.sidecar_paths`` and
    ``routing_gateway_api.gateway_api_paths``: each host:port of each judged MESH_EXTERNAL
    ServiceEntry some client namespace sees) less the flagged ones (a finding on a Gateway API mesh
-   route flags the ports of the ServiceEntries it names), so every flagged path is absent and nothing unflagged is left out.
+   route flags the ports of the ServiceEntries it names), so every flagged path is absent and
+   nothing unflagged is left out.
 
 Ambient (waypoint) paths are drawn too; the rule does not judge those ServiceEntries
 (``objects.unmodelled_service_entries``), so they fall under 1 only.
@@ -34,8 +35,7 @@ import yaml
 
 from pulumi_istio_egress.cli.diagram import routes
 from pulumi_istio_egress.policies import egress_via_gateway
-from pulumi_istio_egress.policies.objects import dicts, host_key, port_number, spec, strings
-from pulumi_istio_egress.policies.objects import ambient_service_entries
+from pulumi_istio_egress.policies.objects import ambient_service_entries, dicts, host_key, port_number, spec, strings
 from pulumi_istio_egress.policies.routing import sidecar_paths
 from pulumi_istio_egress.policies.routing_gateway_api import gateway_api_paths
 from pulumi_istio_egress.policies.stack import Stack

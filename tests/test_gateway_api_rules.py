@@ -21,6 +21,7 @@ from pulumi_istio_egress import parse_route, route_manifests
 from pulumi_istio_egress.findings import Manifest, object_ref
 from pulumi_istio_egress.manifests_gateway_api import gateway_api_manifests
 from pulumi_istio_egress.policies import audited_hosts, egress_references, egress_via_gateway, egress_visibility
+from pulumi_istio_egress.policies.routing_gateway_api import gateway_api_paths
 
 DOCS = Path(__file__).parent / "fixtures" / "istio-docs" / "gateway-api"
 STACK_RULES = (egress_via_gateway, egress_references, egress_visibility)
@@ -125,6 +126,50 @@ def test_the_verdict_line_agrees_with_the_table(name: str) -> None:
         assert any("straight to the host" in r[4] for r in rows)
     else:
         assert rows and not any("straight to the host" in r[4] for r in rows if r[0] == "egress-via-gateway")
+
+
+# The model's answers (routing.Path), which the rules and diagram read: (port, via, app, server TLS,
+# passthrough, origination, host port, breaks). A TLS listener in Passthrough mode is not interpreted;
+# an HTTPS listener after ISTIO_MUTUAL (gateway.istio.io/tls-terminate-mode) is.
+PATHS: dict[str, list[tuple[Any, ...]]] = {
+    "tls-passthrough.yaml": [(443, "default/cnn-egress", "tls", "PASSTHROUGH", True, None, 443, [])],
+    "http-port-80.yaml": [(80, "default/cnn-egress", "http", None, False, None, 80, []),
+                          (443, None, "", None, False, None, 443, [("unrouted-port", 443)])],
+    "tls-origination.yaml": [(80, "default/cnn-egress", "http", "ISTIO_MUTUAL", False, "SIMPLE", 443, []),
+                             (443, None, "", None, False, None, 443, [("unrouted-port", 443)])],
+    "mtls-origination.yaml": [],  # no ServiceEntry: nothing the Gateway API flavour carries
+    "broken-missing-gateway-leg.yaml": [(443, None, "tls", None, False, None, 443, [("no-gateway-route", 443)])],
+    "broken-missing-parent.yaml": [(443, None, "", None, False, None, 443, [("unrouted-port", 443)])],
+    "broken-wrong-port.yaml": [(443, None, "tls", None, False, None, 443, [("no-gateway-route", 443)])],
+}
+
+
+@pytest.mark.parametrize("name", sorted(PATHS))
+def test_the_model_answers_with_paths(name: str) -> None:
+    assert [(p.port, p.via, p.app, p.server_tls, p.passthrough, p.origination, p.target_port,
+             [(b.kind, b.port) for b in p.breaks]) for p in gateway_api_paths(load(name))] == PATHS[name]
+    assert {(p.host, p.entry, p.flavour) for p in gateway_api_paths(load(name))} <= {
+        ("edition.cnn.com", "default/cnn", "gateway-api")}
+
+
+def moved_origination(namespace: str) -> list[Manifest]:
+    """tls-origination.yaml with the originating DestinationRule in ``namespace``, exported to '.'."""
+    return [{**m, "metadata": {**m["metadata"], "namespace": namespace}, "spec": {**m["spec"], "exportTo": ["."]}}
+            if m["metadata"]["name"] == "cnn-originate-tls" else m for m in load("tls-origination.yaml")]
+
+
+def test_the_originating_rule_lives_where_istio_deploys_the_gateway() -> None:
+    # Istio deploys the Gateway's proxy in the Gateway's namespace (default); a rule in shop
+    # exported to '.' is not what it uses (SidecarScope.DestinationRule), and applies to shop's sidecars.
+    assert judge(moved_origination("default")) == [unrouted(1, 443)]
+    assert judge(moved_origination("shop")) == [
+        unrouted(1, 443),
+        ("egress-visibility", "DestinationRule shop/cnn-originate-tls", "metadata.namespace", "shop",
+         "the DestinationRule originating TLS (SIMPLE) to edition.cnn.com lives in namespace shop, not in the egress "
+         "gateway's namespace default: the gateway reads credentials only from its own namespace and does not see "
+         "it, while it applies to the sidecars in shop instead",
+         "move it to namespace default, exported to '.' only")]
+    assert [p.origination for p in gateway_api_paths(moved_origination("shop"))] == [None, None]
 
 
 # --- what the model does not read: said, not judged --------------------------------------------------

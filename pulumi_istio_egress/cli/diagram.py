@@ -19,8 +19,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from ..findings import Manifest
-from ..policies.routing import Path as Answer
 from ..policies.objects import ambient_service_entries
+from ..policies.routing import Path as Answer
 from ..policies.routing import sidecar_paths, waypoint_paths
 from ..policies.routing_gateway_api import gateway_api_paths
 from ..policies.stack import Stack

@@ -376,13 +376,13 @@ def _origination(stack: Stack, routing: Routing) -> str | None:
     istiod's lookup from the namespace the gateway runs in (SidecarScope.DestinationRule)."""
     for namespace in sorted(routing.gateway_namespaces):
         for rule in stack.destination_rules_for(namespace, routing.host):
-            mode = _originating_mode(rule.manifest)
+            mode = originating_mode(rule.manifest)
             if mode is not None:
                 return mode
     return None
 
 
-def _originating_mode(manifest: Manifest) -> str | None:
+def originating_mode(manifest: Manifest) -> str | None:
     for _, tls in destination_rule_tls(manifest):
         if tls.get("mode") in ORIGINATING:
             return str(tls["mode"])
@@ -435,7 +435,7 @@ def _any_origination(manifests: Sequence[Manifest], host: str) -> str | None:
     modelled yet)."""
     for m in manifests:
         if kind_of(m) == "DestinationRule" and sub(m, "spec", "host") == host:
-            mode = _originating_mode(m)
+            mode = originating_mode(m)
             if mode is not None:
                 return mode
     return None

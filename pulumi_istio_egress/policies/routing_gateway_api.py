@@ -56,7 +56,8 @@ from .objects import (
     strings,
     sub,
 )
-from .routing import Break, Path
+from .routing import Break, Path, originating_mode
+from .stack import Stack
 
 ISTIO_GROUP = "networking.istio.io"
 ISTIO_CLASS = "istio"
@@ -168,6 +169,14 @@ class GatewayApi:
     routes: list[ApiRoute] = field(default_factory=list)
     not_read: list[str] = field(default_factory=list)
     """What the model does not understand, one sentence each (``unjudged``)."""
+
+    _stack: Stack | None = None
+
+    def stack(self) -> Stack:
+        """The classic index of the same objects (DestinationRule lookups), built on first use."""
+        if self._stack is None:
+            self._stack = Stack(self.manifests)
+        return self._stack
 
     def __post_init__(self) -> None:
         self.manifests = objects_of(self.manifests)
@@ -366,23 +375,19 @@ def _judge(model: GatewayApi, entry: Manifest, host: str, index: int, port: int 
     path = Path(host=host, port=port, entry=ref, flavour="gateway-api", via=working.gateway.ref, app=app,
                 server_tls=server_tls, server_protocol=listener.protocol,
                 passthrough=listener.protocol == "TLS" and listener.tls_mode in (None, "Passthrough"),
-                origination=_origination(model, host, backend.port, working.gateway.namespace),
+                origination=_origination(model, host, working.gateway.namespace),
                 target_port=backend.port or port, breaks=tuple(found))
     return Judged(entry, path, legs, tuple(mesh), index, protocol)
 
 
-def _origination(model: GatewayApi, host: str, port: int | None, namespace: str) -> str | None:
-    """SIMPLE/MUTUAL when a DestinationRule for the host in the gateway's namespace (or the host's
-    rules exported there, read loosely: any namespace) originates TLS on ``port``."""
-    from .objects import destination_rule_tls  # local: the classic accessors stay the one source
-
-    rules = [m for m in model.manifests if kind_of(m) == "DestinationRule" and isinstance(sub(m, "spec", "host"), str)
-             and host_key(sub(m, "spec", "host")) == host]
-    rules.sort(key=lambda m: meta(m, "namespace") != namespace)
-    for rule in rules:
-        for _, tls in destination_rule_tls(rule):
-            if tls.get("mode") in ("SIMPLE", "MUTUAL"):
-                return str(tls["mode"])
+def _origination(model: GatewayApi, host: str, namespace: str) -> str | None:
+    """SIMPLE/MUTUAL when the DestinationRule the gateway uses for the host originates TLS: istiod's
+    lookup from the namespace Istio deploys the gateway in (the Gateway's), as the sidecar flavour
+    reads it (``SidecarScope.DestinationRule``)."""
+    for rule in model.stack().destination_rules_for(namespace, host):
+        mode = originating_mode(rule.manifest)
+        if mode is not None:
+            return mode
     return None
 
 
