@@ -237,6 +237,51 @@ def test_our_gateway_api_output_passes_beside_classic_routes_on_one_gateway(patt
     assert judge([*classic, *ours(GATEWAY_API_ARGS[pattern], "istio-system")]) == []
 
 
+WEATHER = "egress-api-weather-example"
+WEATHER_SERVICE = f"{WEATHER}-istio.egress.svc.cluster.local"
+NO_SNI = (f"so sidecars there connect to port 80 of {WEATHER_SERVICE} without SNI api.weather.example, and the "
+          f"listener egress of Gateway egress/{WEATHER}, which takes the sidecars' ISTIO_MUTUAL by hostname, never "
+          "takes the connection")
+
+
+def _sidecar_rule(change: Any) -> list[Manifest]:
+    """Origination for shop and ci, with the sidecars' ISTIO_MUTUAL DestinationRule changed."""
+    found: list[Manifest] = []
+    for m in ours(GATEWAY_API_ARGS["simple-origination"], "egress"):
+        if m["kind"] == "DestinationRule" and m["metadata"]["name"] == f"{WEATHER}-gateway":
+            m = change(m)
+        found += [m] if m is not None else []
+    return found
+
+
+SIDECAR_RULE = {
+    "exported to shop only": (lambda m: {**m, "spec": {**m["spec"], "exportTo": ["shop"]}}, [
+        ("egress-visibility", f"DestinationRule egress/{WEATHER}-gateway", "spec.exportTo", ["shop"],
+         f"the DestinationRule wrapping port 80 of {WEATHER_SERVICE} in ISTIO_MUTUAL with SNI api.weather.example is "
+         "not what Istio finds for it in client namespace ci (the client's own namespace first, then rules exported "
+         f"to it from the Service's and the root namespace), {NO_SNI}",
+         "export it to ci (EgressRoute exports it to the client namespaces)")]),
+    "with the SNI of another host": (lambda m: {**m, "spec": {**m["spec"], "trafficPolicy": {"portLevelSettings": [
+        {"port": {"number": 80}, "tls": {"mode": "ISTIO_MUTUAL", "sni": "api.other.example"}}]}}}, [
+        ("egress-visibility", f"HTTPRoute egress/{WEATHER}-mesh", "spec.rules[0].backendRefs[0]", None,
+         f"no DestinationRule for {WEATHER_SERVICE} wraps port 80 in ISTIO_MUTUAL with SNI api.weather.example for "
+         f"client namespaces ci, shop, {NO_SNI}",
+         f"add a DestinationRule for {WEATHER_SERVICE} with portLevelSettings [{{port: {{number: 80}}, tls: {{mode: "
+         "ISTIO_MUTUAL, sni: api.weather.example}}], visible in ci, shop")]),
+    "missing": (lambda m: None, [
+        ("egress-visibility", f"HTTPRoute egress/{WEATHER}-mesh", "spec.rules[0].backendRefs[0]", None,
+         f"no DestinationRule for {WEATHER_SERVICE} wraps port 80 in ISTIO_MUTUAL with SNI api.weather.example for "
+         f"client namespaces ci, shop, {NO_SNI}",
+         f"add a DestinationRule for {WEATHER_SERVICE} with portLevelSettings [{{port: {{number: 80}}, tls: {{mode: "
+         "ISTIO_MUTUAL, sni: api.weather.example}}], visible in ci, shop")]),
+}
+
+
+@pytest.mark.parametrize("change,rows", SIDECAR_RULE.values(), ids=list(SIDECAR_RULE))
+def test_clients_find_the_istio_mutual_rule_for_the_deployed_service(change: Any, rows: list[Row]) -> None:
+    assert judge(_sidecar_rule(change)) == rows
+
+
 def test_our_gateway_api_output_is_judged_not_skipped() -> None:
     """The same output with the gateway-leg route taken away is broken: the rules read it."""
     manifests = [m for m in ours(GATEWAY_API_ARGS["passthrough"], "egress")

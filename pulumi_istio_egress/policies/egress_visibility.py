@@ -38,7 +38,16 @@ from typing import Any
 
 from ..findings import Finding, Manifest
 from .export_scope import reports_everywhere
-from .objects import destination_rule_tls, export_to, host_key, strings, unmodelled_service_entries, visible_in
+from .gateway_api_findings import visibility_findings
+from .objects import (
+    ambient_service_entries,
+    destination_rule_tls,
+    export_to,
+    host_key,
+    strings,
+    unmodelled_service_entries,
+    visible_in,
+)
 from .routing import Router, Routing, client_namespaces
 from .routing_gateway_api import GatewayApi
 from .rule import Config, StackRule
@@ -91,7 +100,7 @@ def _check(manifests: Sequence[Manifest], config: Config) -> list[tuple[Manifest
     api = GatewayApi(manifests)  # Gateway API gateways run where their Gateway is (routing_gateway_api)
     for rule in stack.destination_rules:
         _gateway_only(stack, router, api, rule, report, homes)
-    return report.items
+    return report.items + visibility_findings(manifests, ambient_service_entries(manifests))
 
 
 def _raw(obj: Obj) -> Any:

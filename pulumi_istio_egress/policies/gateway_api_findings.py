@@ -2,7 +2,8 @@
 
 egress-via-gateway turns the model's breaks into findings (and the mesh leg's port that no
 listener has: the deployed Service has only the listeners' ports, ``extractServicePorts``),
-egress-references-resolve reports parentRefs that do not resolve, audited-hosts-require-simple a
+egress-references-resolve reports parentRefs that do not resolve, egress-visibility the sidecars'
+ISTIO_MUTUAL DestinationRule for the deployed Service, audited-hosts-require-simple a
 Passthrough listener for an audited host; :func:`unjudged` is the stack rules' not-applicable
 reason for what the model does not read.
 """
@@ -12,10 +13,22 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from ..findings import Finding, Manifest
-from .objects import GATEWAY_API_GROUP, GATEWAY_API_ROUTES, dicts, host_matches, meta, spec, sub
+from .objects import (
+    GATEWAY_API_GROUP,
+    GATEWAY_API_ROUTES,
+    dicts,
+    exported_to,
+    host_key,
+    host_matches,
+    meta,
+    port_number,
+    spec,
+    sub,
+)
 from .routing_gateway_api import (
     HTTP_PROTOCOLS,
     GatewayApi,
+    GatewayLeg,
     Judged,
     Ref,
     is_entry,
@@ -24,6 +37,7 @@ from .routing_gateway_api import (
     objects_of,
     reaches,
 )
+from .stack import DestinationRule, listing
 
 
 def via_gateway_findings(manifests: Sequence[Manifest],
@@ -147,3 +161,67 @@ def audited_findings(manifest: Manifest, audited: Sequence[str]) -> Iterator[Fin
                           "through uninspected (a TLS listener in Passthrough mode)",
                           "let the gateway interpret TLS: EgressRoute tls_mode SIMPLE (an HTTPS listener with "
                           "gateway.istio.io/tls-terminate-mode ISTIO_MUTUAL and an HTTPRoute), or terminate it")
+
+
+def visibility_findings(manifests: Sequence[Manifest],
+                        ambient: set[tuple[str, str]]) -> list[tuple[Manifest, Finding]]:
+    """egress-visibility's: where a listener takes the sidecars' ISTIO_MUTUAL
+    (``gateway.istio.io/tls-terminate-mode``), each client namespace finds a DestinationRule for the
+    deployed Service that wraps the port in ISTIO_MUTUAL with the host as SNI (istiod's lookup,
+    ``SidecarScope.DestinationRule``). Without it the sidecar's SNI is its own cluster name and the
+    listener, matched by hostname, never takes the connection. Entries exported everywhere list no
+    clients and are not judged (``export-to-scoped`` reports their scope)."""
+    model = GatewayApi(objects_of(manifests))
+    found: list[tuple[Manifest, Finding]] = []
+    seen: set[tuple[str, int | None, str]] = set()
+    for j in judged(model, ambient):
+        scope = exported_to(j.entry)
+        if "*" in scope:
+            continue
+        clients = sorted(scope - {g.namespace for g in model.serving(j.path.host)})
+        for leg in j.legs:
+            if leg.gateway is None or leg.listener is None or leg.listener.terminate_mode != "ISTIO_MUTUAL":
+                continue
+            service = f"{leg.backend.name}.{leg.backend.namespace}.svc.cluster.local"
+            key = (service, leg.listener.port, j.path.host)
+            if key not in seen:
+                seen.add(key)
+                listener = f"listener {leg.listener.name} of Gateway {leg.gateway.ref}"
+                found += _mutual_rule(model, leg, leg.listener.port, listener, service, j.path.host, clients)
+    return found
+
+
+def _mutual_rule(model: GatewayApi, leg: GatewayLeg, port: int | None, listener: str, service: str, host: str,
+                 clients: list[str]) -> list[tuple[Manifest, Finding]]:
+    stack = model.stack()
+    missing = [c for c in clients if not any(_wraps(r, port, host) for r in stack.destination_rules_for(c, service))]
+    if not missing:
+        return []
+    why = (f"so sidecars there connect to port {port} of {service} without SNI {host}, and the {listener}, which "
+           "takes the sidecars' ISTIO_MUTUAL by hostname, never takes the connection")
+    wrapping = [r for r in stack.destination_rules if r.host == host_key(service) and _wraps(r, port, host)]
+    if wrapping:
+        return [(wrapping[0].manifest, Finding(
+            "spec.exportTo", wrapping[0].body.get("exportTo"),
+            f"the DestinationRule wrapping port {port} of {service} in ISTIO_MUTUAL with SNI {host} is not what "
+            f"Istio finds for it in client namespace{'s' if len(missing) > 1 else ''} {listing(missing)} (the "
+            "client's own namespace first, then rules exported to it from the Service's and the root namespace), "
+            f"{why}",
+            f"export it to {listing(missing)} (EgressRoute exports it to the client namespaces)"))]
+    return [(leg.route.manifest, Finding(
+        leg.backend.path, None,
+        f"no DestinationRule for {service} wraps port {port} in ISTIO_MUTUAL with SNI {host} for client "
+        f"namespace{'s' if len(missing) > 1 else ''} {listing(missing)}, {why}",
+        f"add a DestinationRule for {service} with portLevelSettings [{{port: {{number: {port}}}, tls: {{mode: "
+        f"ISTIO_MUTUAL, sni: {host}}}}}], visible in {listing(missing)}"))]
+
+
+def _wraps(rule: DestinationRule, port: int | None, host: str) -> bool:
+    """The rule's traffic policy for ``port`` is ISTIO_MUTUAL with SNI ``host`` (a port-level
+    setting for the port replaces the top-level one)."""
+    policy = rule.body.get("trafficPolicy")
+    if not isinstance(policy, dict):
+        return False
+    tls = next((s.get("tls") for _, s in dicts(policy.get("portLevelSettings"))
+                if port_number(sub(s, "port", "number")) == port), policy.get("tls"))
+    return isinstance(tls, dict) and tls.get("mode") == "ISTIO_MUTUAL" and tls.get("sni") == host
