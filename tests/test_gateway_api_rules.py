@@ -172,6 +172,48 @@ def test_the_originating_rule_lives_where_istio_deploys_the_gateway() -> None:
     assert [p.origination for p in gateway_api_paths(moved_origination("shop"))] == [None, None]
 
 
+def without(name: str, kind: str) -> list[Manifest]:
+    return [m for m in load(name) if m["kind"] != kind]
+
+
+def typo_backend() -> list[Manifest]:
+    """tls-passthrough.yaml with the gateway leg sent to a host no ServiceEntry declares."""
+    return [{**m, "spec": {**m["spec"], "rules": [{"backendRefs": [
+        {"group": "networking.istio.io", "kind": "Hostname", "name": "edition.cnn.co", "port": 443}]}]}}
+        if m["metadata"]["name"] == "cnn-from-gateway" else m for m in load("tls-passthrough.yaml")]
+
+
+MISSING_GRANT = (
+    "egress-references-resolve", "HTTPRoute default/nginx-from-gateway", "spec.rules[0].backendRefs[0].name",
+    "my-nginx",
+    "Service mesh-external/my-nginx is in another namespace and no ReferenceGrant there lets HTTPRoutes of default "
+    "refer to it, so istiod refuses the backend on the gateway (buildDestination, ReferenceGrants.BackendAllowed) and "
+    "the route has no destination",
+    "add a ReferenceGrant in mesh-external from group gateway.networking.k8s.io, kind HTTPRoute, namespace default to "
+    "kind Service (name my-nginx)")
+# Backends must resolve (buildDestination): one finding, on the route, for one fact (egress-via-gateway
+# leaves a gateway leg whose backend does not resolve to egress-references-resolve).
+BACKENDS = {
+    "mtls-origination without its ReferenceGrant": (without("mtls-origination.yaml", "ReferenceGrant"),
+                                                    [MISSING_GRANT]),
+    "mtls-origination with a ReferenceGrant for TLSRoutes": (
+        [{**m, "spec": {**m["spec"], "from": [{**m["spec"]["from"][0], "kind": "TLSRoute"}]}}
+         if m["kind"] == "ReferenceGrant" else m for m in load("mtls-origination.yaml")],
+        [MISSING_GRANT]),
+    "tls-passthrough with the gateway leg to an undeclared host": (typo_backend(), [
+        ("egress-references-resolve", "TLSRoute default/cnn-from-gateway", "spec.rules[0].backendRefs[0].name",
+         "edition.cnn.co",
+         "no ServiceEntry visible in default declares host edition.cnn.co, so istiod cannot resolve this backend "
+         "(buildDestination: backend not found) and the route has no destination",
+         "declare edition.cnn.co in a ServiceEntry exported to default, or name a host one declares")]),
+}
+
+
+@pytest.mark.parametrize("manifests,rows", BACKENDS.values(), ids=list(BACKENDS))
+def test_backends_resolve(manifests: list[Manifest], rows: list[Row]) -> None:
+    assert judge(manifests) == rows
+
+
 # --- what the model does not read: said, not judged --------------------------------------------------
 
 OTHER_CLASS = [{**m, "spec": {**m["spec"], "gatewayClassName": "envoy"}} if m["kind"] == "Gateway" else m

@@ -91,7 +91,9 @@ def _via_gateway(model: GatewayApi, j: Judged) -> list[tuple[Manifest, Finding]]
                 "takes it",
                 f"add a Gateway (gatewayClassName: istio) with a listener for {host}, and send the mesh route to "
                 "its <name>-istio Service")))
-        elif b.kind == "no-gateway-route" and all(leg.listener is not None for leg in j.legs if leg.gateway):
+        elif b.kind == "no-gateway-route" and all(leg.listener is not None for leg in j.legs if leg.gateway) \
+                and not any(model.unresolved(r, rb) for leg in j.legs for r in leg.attached for rb in r.backends):
+            # A route on the listener whose backend does not resolve is egress-references-resolve's finding.
             gateways = sorted({leg.gateway.ref for leg in j.legs if leg.gateway is not None})
             listener = next(leg.listener for leg in j.legs if leg.listener is not None)
             kind = "HTTPRoute" if listener.protocol in ("HTTP", "HTTPS") else "TLSRoute"
@@ -106,7 +108,8 @@ def _via_gateway(model: GatewayApi, j: Judged) -> list[tuple[Manifest, Finding]]
 
 def reference_findings(manifests: Sequence[Manifest]) -> list[tuple[Manifest, Finding]]:
     """egress-references-resolve's: the ServiceEntry and Gateway parentRefs of Gateway API routes
-    resolve (istiod drops an unresolved one without a word: ``referenceAllowed``, ``TLSRouteCollection``)."""
+    resolve (istiod drops an unresolved one without a word: ``referenceAllowed``, ``TLSRouteCollection``),
+    and so do their Hostname backendRefs and cross-namespace Service backendRefs (``GatewayApi.unresolved``)."""
     model = GatewayApi(objects_of(manifests))
     found: list[tuple[Manifest, Finding]] = []
     for route in model.routes:
@@ -123,6 +126,10 @@ def reference_findings(manifests: Sequence[Manifest]) -> list[tuple[Manifest, Fi
                     f"{p.path}.name", p.name,
                     f"Gateway {p.namespace}/{p.name} does not exist in the stack, so this route is bound to no gateway",
                     "name an existing Gateway (gatewayClassName: istio) in parentRefs")))
+        for b in route.backends:
+            unresolved = model.unresolved(route, b)
+            if unresolved is not None:
+                found.append((route.manifest, Finding(f"{b.path}.name", b.name, *unresolved)))
     return found
 
 

@@ -55,6 +55,7 @@ from .objects import (
     spec,
     strings,
     sub,
+    visible_in,
 )
 from .routing import Break, Path, originating_mode
 from .stack import Stack
@@ -157,6 +158,8 @@ class GatewayLeg:
     gateway: ApiGateway | None
     listener: Listener | None
     onward: tuple[tuple[ApiRoute, Ref], ...] = ()
+    attached: tuple[ApiRoute, ...] = ()
+    """Routes on the listener for the host, whatever their backends."""
 
 
 @dataclass
@@ -248,9 +251,43 @@ class GatewayApi:
         listener = next((lst for lst in gateway.listeners if lst.port == backend.port and lst.serves(host)), None)
         if listener is None:
             return GatewayLeg(route, backend, gateway, None)
-        onward = tuple((r, b) for r in self.routes if listener.takes(r.kind) and r.names_host(host)
-                       and _attached(r, gateway, listener) for b in r.backends if reaches(b, host))
-        return GatewayLeg(route, backend, gateway, listener, onward)
+        attached = tuple(r for r in self.routes if listener.takes(r.kind) and r.names_host(host)
+                         and _attached(r, gateway, listener))
+        onward = tuple((r, b) for r in attached for b in r.backends if reaches(b, host))
+        return GatewayLeg(route, backend, gateway, listener, onward, attached)
+
+    def unresolved(self, route: ApiRoute, backend: Ref) -> tuple[str, str] | None:
+        """(why, fix) when istiod cannot resolve the backendRef (``buildDestination``), else None. A
+        Service the stack does not hold is not judged: it may well exist in the cluster."""
+        if (backend.group, backend.kind) == (ISTIO_GROUP, "Hostname"):
+            host = host_key(backend.name)
+            if not any(host in {host_key(h) for _, h in strings(spec(e).get("hosts"))}
+                       and visible_in(exported_to(e), route.namespace) for e in self.entries.values()):
+                return (f"no ServiceEntry visible in {route.namespace} declares host {backend.name}, so istiod cannot "
+                        "resolve this backend (buildDestination: backend not found) and the route has no destination",
+                        f"declare {backend.name} in a ServiceEntry exported to {route.namespace}, or name a host one "
+                        "declares")
+        elif (backend.group, backend.kind) == ("", "Service") and backend.namespace != route.namespace \
+                and any((p.group, p.kind) == (GATEWAY_API_GROUP, "Gateway") for p in route.parents) \
+                and not self._granted(route, backend):
+            return (f"Service {backend.namespace}/{backend.name} is in another namespace and no ReferenceGrant there "
+                    f"lets {route.kind}s of {route.namespace} refer to it, so istiod refuses the backend on the "
+                    "gateway (buildDestination, ReferenceGrants.BackendAllowed) and the route has no destination",
+                    f"add a ReferenceGrant in {backend.namespace} from group gateway.networking.k8s.io, kind "
+                    f"{route.kind}, namespace {route.namespace} to kind Service (name {backend.name})")
+        return None
+
+    def _granted(self, route: ApiRoute, backend: Ref) -> bool:
+        for m in self.manifests:
+            if not is_gateway_api(m, ("ReferenceGrant",)) or meta(m, "namespace") != backend.namespace:
+                continue
+            allowed_from = any((f.get("group"), f.get("kind"), f.get("namespace")) ==
+                               (GATEWAY_API_GROUP, route.kind, route.namespace) for _, f in dicts(spec(m).get("from")))
+            allowed_to = any(t.get("group", "") == backend.group and t.get("kind") == backend.kind
+                             and t.get("name") in (None, "", backend.name) for _, t in dicts(spec(m).get("to")))
+            if allowed_from and allowed_to:
+                return True
+        return False
 
 
 _READ_KINDS = {(ISTIO_GROUP, "ServiceEntry"), (GATEWAY_API_GROUP, "Gateway"), ("", "Service"),
