@@ -235,7 +235,7 @@ NOT_READ = {
 
 @pytest.mark.parametrize("manifests,reason", NOT_READ.values(), ids=list(NOT_READ))
 def test_what_the_model_does_not_read_is_said(manifests: list[Manifest], reason: str) -> None:
-    for module in (egress_via_gateway, egress_references):
+    for module in STACK_RULES:
         applies = module.RULE.applies
         assert applies is not None
         assert applies(manifests, {}) == f"{module.RULE.name} {reason}"

@@ -38,7 +38,7 @@ from typing import Any
 
 from ..findings import Finding, Manifest
 from .export_scope import reports_everywhere
-from .gateway_api_findings import visibility_findings
+from .gateway_api_findings import unjudged, visibility_findings
 from .objects import (
     ambient_service_entries,
     destination_rule_tls,
@@ -234,4 +234,5 @@ RULE = StackRule(
     enforcement="mandatory",
     check=check,
     config_schema=ROOT_NAMESPACE_SCHEMA,
+    applies=lambda manifests, _config: unjudged("egress-visibility", manifests),
 )
