@@ -330,3 +330,19 @@ def test_our_gateway_api_output_is_judged_not_skipped() -> None:
                  if not (m["kind"] == "TLSRoute" and m["spec"]["parentRefs"][0]["kind"] == "Gateway")]
     assert [(r[0], r[1], r[2]) for r in judge(manifests)] == [
         ("egress-via-gateway", "ServiceEntry egress/egress-edition-cnn-com", "spec.ports[0].number")]
+
+
+def ingress_gateway(hostname: str) -> Manifest:
+    return {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+            "metadata": {"name": "public", "namespace": "ingress"},
+            "spec": {"gatewayClassName": "istio", "listeners": [
+                {"name": "https", "hostname": hostname, "port": 443, "protocol": "HTTPS",
+                 "tls": {"mode": "Terminate", "certificateRefs": [{"name": "public-cert"}]}}]}}
+
+
+@pytest.mark.parametrize("hostname", ["api.stripe.com", "*.stripe.com"])
+def test_a_gateway_api_listener_does_not_take_a_classic_route(hostname: str) -> None:
+    # A VirtualService names the host: the classic flavour routes it, whatever a Gateway API
+    # (e.g. ingress) listener says (objects.gateway_api_service_entries).
+    classic = route_manifests(parse_route(CLASSIC_ARGS[0]))
+    assert judge([*classic, ingress_gateway(hostname)]) == []

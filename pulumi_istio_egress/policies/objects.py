@@ -201,8 +201,9 @@ def unmodelled_service_entries(manifests: Any) -> set[tuple[str, str]]:
     does, as ``waypoints.Waypoints.binding`` reads it: a waypoint, not a sidecar route, carries its
     traffic; the waypoint rules judge it) and the Gateway API
     (a ``gateway.networking.k8s.io`` route names the entry in ``parentRefs``, the mesh leg of Istio's
-    Gateway API egress task, or an explicit listener hostname of a Gateway API Gateway serves its
-    host: the gateway's own copy, or an entry whose mesh leg names another parent). Teaching a rule
+    Gateway API egress task, or an exact listener hostname of a Gateway API Gateway is its host and
+    no VirtualService names it: the gateway's own copy, or an entry whose mesh leg names another
+    parent). Teaching a rule
     a flavour means taking it out of here: the Gateway API ones are ``routing_gateway_api``'s
     (:func:`gateway_api_service_entries`)."""
     return ambient_service_entries(manifests) | gateway_api_service_entries(manifests)
@@ -229,9 +230,12 @@ def gateway_api_service_entries(manifests: Any) -> set[tuple[str, str]]:
     :func:`unmodelled_service_entries`)."""
     found: set[tuple[str, str]] = set()
     items = [m for m in manifests if isinstance(m, dict)] if isinstance(manifests, (list, tuple)) else []
-    listened: list[str] = []
+    listened: set[str] = set()
+    classic: set[str] = set()  # hosts of VirtualServices: the classic flavour routes those
     for m in items:
         api, kind = m.get("apiVersion"), m.get("kind")
+        if kind_of(m) == "VirtualService":
+            classic |= {host_key(h) for _, h in strings(spec(m).get("hosts"))}
         if not (isinstance(api, str) and api.startswith(GATEWAY_API_GROUP + "/")):
             continue
         if kind in GATEWAY_API_ROUTES:
@@ -241,13 +245,13 @@ def gateway_api_service_entries(manifests: Any) -> set[tuple[str, str]]:
                     found.add((namespace if isinstance(namespace, str) and namespace else meta(m, "namespace"),
                                ref["name"]))
         elif kind == "Gateway":
-            listened += [h for _, lst in dicts(spec(m).get("listeners"))
-                         if isinstance(h := lst.get("hostname"), str) and h]
-    if listened:
-        for m in items:
-            if kind_of(m) == "ServiceEntry" and any(host_matches(p, h) for _, h in strings(spec(m).get("hosts"))
-                                                    for p in listened):
-                found.add((meta(m, "namespace"), meta(m, "name")))
+            # Exact hostnames only: a wildcard listener is more likely an ingress gateway's.
+            listened |= {host_key(h) for _, lst in dicts(spec(m).get("listeners"))
+                         if isinstance(h := lst.get("hostname"), str) and h and "*" not in h}
+    for m in items:
+        hosts = {host_key(h) for _, h in strings(spec(m).get("hosts"))} if kind_of(m) == "ServiceEntry" else set()
+        if hosts & listened and not hosts & classic:
+            found.add((meta(m, "namespace"), meta(m, "name")))
     return found
 
 
