@@ -24,13 +24,16 @@ from other objects; the answers are :class:`.routing.Path` with :class:`.routing
 A TLS listener in ``Passthrough`` mode routes by SNI, uninterpreted; an HTTPS listener terminating
 the sidecars' ``ISTIO_MUTUAL`` (option ``gateway.istio.io/tls-terminate-mode``) sees HTTP.
 
-**Which ServiceEntries this flavour carries**: those a route names in ``parentRefs`` and those whose
-host an explicit listener hostname of a Gateway API Gateway serves (the gateway's own copy of the
-host, and an entry whose mesh leg names the wrong parent). Clients are the namespaces the entry is
-exported to, less those of the Gateway API Gateways serving the host (their proxy is no client).
+**Which ServiceEntries this flavour carries** (``objects.gateway_api_service_entries``): those a
+route names in ``parentRefs``, and those whose host is the exact listener hostname of a Gateway API
+Gateway while no VirtualService names it (the gateway's own copy of the host, an entry whose mesh
+leg names the wrong parent). Clients are the namespaces the entry is exported to, less those of the
+Gateway API Gateways serving the host (their proxy is no client).
 
 What this model does not read (another gatewayClassName, ``allowedRoutes`` by selector, other
-parent or backend kinds) it reports in :func:`unjudged`, never as a verdict.
+parent or backend kinds) it records in ``GatewayApi.not_read``; ``gateway_api_findings.unjudged`` says
+it as the rules' not-applicable reason, never as a verdict. Entries a waypoint carries are the
+waypoint rules' (ambient), not this flavour's.
 """
 
 from __future__ import annotations
