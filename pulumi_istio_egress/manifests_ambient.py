@@ -30,7 +30,6 @@ from .manifests import (
     AUTHORIZATION,
     NETWORKING,
     ORIGINATION,
-    SECURITY,
     SERVICE_ENTRY,
     ObjectKey,
     Shape,
@@ -38,11 +37,10 @@ from .manifests import (
     _clients,
     _object,
     build_table,
-    client_principals,
 )
+from .manifests_gateway_api import GATEWAY_API, ISTIO_GROUP, allow_clients
 from .route import Route
 
-GATEWAY_API = "gateway.networking.k8s.io/v1"
 WAYPOINT_CLASS = "istio-waypoint"
 # Labels istiod reads (istio.io/api label package): which traffic a waypoint serves, which
 # waypoint a service uses.
@@ -137,12 +135,4 @@ def authorization_policy(route: Route) -> Manifest:
     principals are known for HTTP and TLS alike; the rule has no HTTP-only fields, so it holds on
     the waypoint's TCP chains too.
     """
-    if route.client_service_accounts:
-        source: dict[str, Any] = {"principals": client_principals(route)}
-    else:
-        source = {"namespaces": list(route.client_namespaces)}
-    return _object(route, SECURITY, "AuthorizationPolicy", route.name(), {
-        "targetRefs": [{"group": "networking.istio.io", "kind": "ServiceEntry", "name": route.name()}],
-        "action": "ALLOW",
-        "rules": [{"from": [{"source": source}]}],
-    })
+    return allow_clients(route, {"group": ISTIO_GROUP, "kind": "ServiceEntry", "name": route.name()})

@@ -237,12 +237,23 @@ def authorization_policy(route: Route) -> Manifest:
     Attached to the Gateway (``targetRefs``), so it can deny nothing of another route; ``hosts``
     lists ``h`` and ``h:*`` as Istio's security best practice advises (Host may carry a port).
     """
+    return allow_clients(route, {"group": GATEWAY_GROUP, "kind": "Gateway", "name": gateway_name(route)},
+                         to=[{"operation": {"hosts": [route.host, f"{route.host}:*"]}}])
+
+
+def allow_clients(route: Route, target: dict[str, str], to: list[dict[str, Any]] | None = None) -> Manifest:
+    """An ALLOW AuthorizationPolicy attached with ``targetRefs`` to ``target``: the route's clients
+    by mTLS identity (their principals, else their namespaces), ``to`` when given. Shared with the
+    ambient waypoint's policy, which attaches the same way."""
     if route.client_service_accounts:
         source: dict[str, Any] = {"principals": client_principals(route)}
     else:
         source = {"namespaces": list(route.client_namespaces)}
+    rule: dict[str, Any] = {"from": [{"source": source}]}
+    if to is not None:
+        rule["to"] = to
     return _object(route, SECURITY, "AuthorizationPolicy", route.name(), {
-        "targetRefs": [{"group": GATEWAY_GROUP, "kind": "Gateway", "name": gateway_name(route)}],
+        "targetRefs": [target],
         "action": "ALLOW",
-        "rules": [{"from": [{"source": source}], "to": [{"operation": {"hosts": [route.host, f"{route.host}:*"]}}]}],
+        "rules": [rule],
     })

@@ -4,9 +4,11 @@ Both read :mod:`pulumi_istio_egress.policies.routing`; this proves they read it 
 Keys are routing's: ``(host, port)``, the host as Istio compares it (``objects.host_key``) and the
 ServiceEntry port clients connect to (``None`` for an entry without ports).
 
-*Flagged* keys come from the rule's findings, which are all on ServiceEntries: a finding at
-``spec.hosts[i]`` flags that host on every port of the entry; a finding at ``spec.ports[j].number``
-flags that port for every host of the entry.
+*Flagged* keys come from egress-references-resolve's port findings (a VirtualService's port the
+Gateway does not serve the host on flags its hosts) and from the rule's findings on ServiceEntries
+(those on a VirtualService or an ExternalName Service are for hosts no ServiceEntry declares, which
+no path is drawn for): a finding at ``spec.hosts[i]`` flags that host on every port of the entry; a
+finding at ``spec.ports[j].number`` flags that port for every host of the entry.
 
 *Drawn* keys are those of the paths ``diagram.routes`` draws (all of them working: the diagram
 draws no broken path; a broken one is absent).
@@ -34,8 +36,8 @@ import pytest
 import yaml
 
 from pulumi_istio_egress.cli.diagram import routes
-from pulumi_istio_egress.policies import egress_via_gateway
-from pulumi_istio_egress.policies.objects import ambient_service_entries, dicts, host_key, port_number, spec, strings
+from pulumi_istio_egress.policies import egress_references, egress_via_gateway
+from pulumi_istio_egress.policies.objects import dicts, host_key, port_number, spec, strings, waypoint_service_entries
 from pulumi_istio_egress.policies.routing import sidecar_paths
 from pulumi_istio_egress.policies.routing_gateway_api import gateway_api_paths
 from pulumi_istio_egress.policies.stack import Stack
@@ -53,7 +55,7 @@ def load(path: Path) -> list[dict[str, Any]]:
 def known_paths(manifests: list[dict[str, Any]]) -> set[Key]:
     """Every host:port a flavour answers for: the sidecar flavour's and the Gateway API flavour's."""
     answers = [*sidecar_paths(Stack(manifests), manifests),
-               *gateway_api_paths(manifests, ambient_service_entries(manifests))]
+               *gateway_api_paths(manifests, waypoint_service_entries(manifests))]
     return {(p.host, p.port) for p in answers}
 
 
@@ -69,12 +71,24 @@ def _route_keys(manifests: list[dict[str, Any]], route: dict[str, Any]) -> set[K
     return found
 
 
+PORT_FINDING = re.compile(r"spec\.(http|tls|tcp)\[\d+\]\.(route\[\d+\]\.destination\.port\.number|match\[\d+\]\.port)")
+
+
 def flagged(manifests: list[dict[str, Any]]) -> set[Key]:
     found: set[Key] = set()
+    # egress-references-resolve's port findings (a route's port the Gateway does not serve the host
+    # on: policies/gateway_ports.py) are on the VirtualService: they flag its hosts on every port.
+    known = known_paths(manifests)
+    for manifest, finding in egress_references.check(manifests, {}):
+        if PORT_FINDING.fullmatch(finding.path):
+            hosts = {host_key(h) for _, h in strings(spec(manifest).get("hosts"))}
+            found |= {key for key in known if key[0] in hosts}
     for manifest, finding in egress_via_gateway.check(manifests, {}):
         if manifest.get("kind") in ("HTTPRoute", "TLSRoute", "TCPRoute", "GRPCRoute"):
             found |= _route_keys(manifests, manifest)
             continue
+        if manifest.get("kind") != "ServiceEntry":
+            continue  # a Service host or an ExternalName Service: no ServiceEntry, so no path routing draws
         hosts = [host_key(h) for _, h in strings(spec(manifest).get("hosts"))]
         ports = [n for _, p in dicts(spec(manifest).get("ports")) if (n := port_number(p.get("number"))) is not None]
         if (host := re.fullmatch(r"spec\.hosts\[(\d+)\]", finding.path)) is not None:

@@ -235,7 +235,42 @@ SELECTED = obj("Sidecar", "legacy", {"workloadSelector": {"labels": {"app": "leg
                                      "outboundTrafficPolicy": {"mode": "ALLOW_ANY"}})
 ROOT_REGISTRY_ONLY = obj("Sidecar", "default", {"outboundTrafficPolicy": {"mode": "REGISTRY_ONLY"}}, "istio-system")
 
+
+
+def labelled(manifests: list[Manifest], kind: str, labels: dict[str, str]) -> list[Manifest]:
+    """``manifests`` with ``labels`` on the object of ``kind`` in payments (a Namespace added if none)."""
+    out = copy.deepcopy(manifests)
+    target = next((m for m in out if m["kind"] == kind and "payments" in (m["metadata"].get("namespace"),
+                                                                          m["metadata"]["name"])), None)
+    if target is None:
+        target = {"apiVersion": "v1", "kind": kind, "metadata": {"name": "payments"}}
+        out.append(target)
+    target["metadata"].setdefault("labels", {}).update(labels)
+    return out
+
+
+WAYPOINT = {"istio.io/use-waypoint": "egress-waypoint"}
+# A Gateway API gateway (or an ambient waypoint): istiod deploys its pods in the Gateway's namespace.
+GATEWAY_API_ROUTE = [
+    {"apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
+     "metadata": {"name": "egress-api-stripe-com", "namespace": "egress"},
+     "spec": {"hosts": ["api.stripe.com"], "exportTo": [".", "payments"], "location": "MESH_EXTERNAL",
+              "resolution": "DNS", "ports": [{"number": 443, "name": "tls", "protocol": "TLS"}]}},
+    {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+     "metadata": {"name": "egress-api-stripe-com", "namespace": "egress"},
+     "spec": {"gatewayClassName": "istio", "listeners": [{"name": "tls", "port": 443, "protocol": "TLS"}]}},
+]
+FROM_EGRESS = [("ServiceEntry egress/egress-api-stripe-com", "spec.exportTo[1]", *row[2:])
+               for row in (NO_POLICY, NO_SIDECAR)]
+
 RULE_CASES: list[tuple[str, list[Manifest], dict[str, Any], list[tuple[str, str, Any, str, str]]]] = [
+    # ztunnel does not implement outboundTrafficPolicy: an ambient client's lockdown is the NetworkPolicy.
+    ("a route a waypoint carries: no Sidecar asked", labelled(route(), "ServiceEntry", WAYPOINT), {}, [NO_POLICY]),
+    ("a waypoint route by its Namespace's label", labelled(route(), "Namespace", WAYPOINT), {}, [NO_POLICY]),
+    ("use-waypoint none opts the entry out", labelled(labelled(route(), "Namespace", WAYPOINT), "ServiceEntry",
+                                                      {"istio.io/use-waypoint": "none"}), {}, [NO_POLICY, NO_SIDECAR]),
+    ("a Gateway API gateway's namespace holds gateway pods, not clients", GATEWAY_API_ROUTE, {}, FROM_EGRESS),
+
     ("a route without lockdown", route(), {}, [NO_POLICY, NO_SIDECAR]),
     ("a route with EgressLockdown", route() + lockdown(), {}, []),
     ("narrow EgressLockdown", route() + lockdown(in_cluster="GATEWAY_AND_ISTIOD", allow_cidrs=["10.0.0.1/32"]),

@@ -12,7 +12,6 @@ from pulumi_istio_egress.cli.pack_client import UNKNOWN, PolicyPackProcess, Reso
 from pulumi_istio_egress.policies import RESOURCE_RULES, dns_resolution, export_scope
 from pulumi_istio_egress.policies.pack import EXEMPT_ANNOTATION
 from pulumi_istio_egress.policies.remediations import dns_resolution as remediate_dns
-from pulumi_istio_egress.policies.remediations import export_to_private
 from pulumi_istio_egress.policy_config import config_typos
 
 PACK = Path(__file__).parents[1] / "policy"
@@ -45,35 +44,15 @@ def with_spec(manifest: dict[str, Any], **spec: Any) -> dict[str, Any]:
 
 # -- the pure functions: (manifest, remediated manifest or None) -------------------------------------
 
-EXPORT_TO = [
-    pytest.param(destination_rule(workloadSelector=GATEWAY_PODS),
-                 with_spec(destination_rule(workloadSelector=GATEWAY_PODS), exportTo=["."]),
-                 id="selector-unset-exportTo:setDestinationRules-makes-it-private"),
-    pytest.param(destination_rule(workloadSelector=GATEWAY_PODS, exportTo=["*"]),
-                 destination_rule(workloadSelector=GATEWAY_PODS, exportTo=["."]), id="selector-star"),
-    pytest.param(destination_rule(workloadSelector=GATEWAY_PODS, exportTo=["payments", "*"]),
-                 destination_rule(workloadSelector=GATEWAY_PODS, exportTo=["."]), id="selector-star-and-names"),
-    pytest.param(destination_rule(workloadSelector=GATEWAY_PODS, exportTo=[]),
-                 destination_rule(workloadSelector=GATEWAY_PODS, exportTo=["."]), id="selector-empty"),
-    pytest.param(destination_rule(workloadSelector=GATEWAY_PODS, exportTo=["payments"]), None,
-                 id="already-scoped"),
-    pytest.param(destination_rule(), None, id="no-selector:PushContext.destinationRule-serves-other-namespaces"),
-    pytest.param(destination_rule(exportTo=["*"]), None, id="no-selector-star"),
-    pytest.param(destination_rule(workloadSelector=GATEWAY_PODS, exportTo=[1]), None, id="entry-not-understood"),
-    pytest.param(destination_rule(workloadSelector=GATEWAY_PODS, exportTo="*"), None, id="exportTo-not-a-list"),
-    pytest.param(destination_rule(workloadSelector="istio=egressgateway"), None, id="selector-not-understood"),
-    pytest.param(service_entry(exportTo=None), None, id="service-entry:clients-unknown"),
-    pytest.param({"apiVersion": NET, "kind": "VirtualService", "metadata": {"name": "v"},
-                  "spec": {"hosts": ["api.stripe.com"], "gateways": ["mesh", "egress/gw"]}}, None,
-                 id="virtual-service:clients-unknown"),
-]
+# -- export-to-scoped has none: no exportTo value is certain from one object (remediations.py) -------
 
 
-@pytest.mark.parametrize(("manifest", "expected"), EXPORT_TO)
-def test_export_to_private(manifest: dict[str, Any], expected: dict[str, Any] | None) -> None:
-    before = copy.deepcopy(manifest)
-    assert export_to_private(manifest, {}) == expected
-    assert manifest == before  # pure
+def test_export_to_scoped_has_no_remediation_and_leaves_selector_rules_alone() -> None:
+    # A selector rule is never exported by istiod (PushContext.setDestinationRules): not a finding,
+    # so nothing to fix; one without a selector is a finding no value certainly fixes.
+    assert export_scope.RULE.remediate is None
+    assert list(export_scope.check(destination_rule(workloadSelector=GATEWAY_PODS), {})) == []
+    assert [f.path for f in export_scope.check(destination_rule(), {})] == ["spec.exportTo"]
 
 
 RESOLUTION = [
@@ -105,16 +84,15 @@ def test_dns_resolution(manifest: dict[str, Any], expected: dict[str, Any] | Non
     assert manifest == before
 
 
-def test_only_the_two_rules_remediate() -> None:
-    assert {r.name for r in RESOURCE_RULES if r.remediate} == {EXPORT, DNS}
+def test_only_dns_resolution_remediates() -> None:
+    assert {r.name for r in RESOURCE_RULES if r.remediate} == {DNS}
 
 
 REMEDIATED = [
     pytest.param(dns_resolution.RULE, service_entry(), service_entry(resolution="DNS"), id="dns"),
     pytest.param(dns_resolution.RULE, service_entry(resolution="DNS"), None, id="nothing-to-fix"),
-    pytest.param(export_scope.RULE, destination_rule(workloadSelector=GATEWAY_PODS),
-                 destination_rule(workloadSelector=GATEWAY_PODS, exportTo=["."]), id="export"),
-    pytest.param(export_scope.RULE, destination_rule(), None, id="not-certain"),
+    pytest.param(export_scope.RULE, destination_rule(workloadSelector=GATEWAY_PODS), None, id="export-no-finding"),
+    pytest.param(export_scope.RULE, destination_rule(), None, id="export-not-certain"),
 ]
 
 
@@ -126,17 +104,21 @@ def test_rule_remediated(rule: Any, manifest: dict[str, Any], expected: dict[str
 # -- enforcement levels in the config --------------------------------------------------------------
 
 SCHEMAS: dict[str, dict[str, Any] | None] = {EXPORT: None, DNS: None, "allowed-hosts": None}
-REMEDIATING = {EXPORT, DNS}
+REMEDIATING = {DNS}
 LEVELS = [
-    ({EXPORT: "remediate", DNS: {"enforcementLevel": "remediate"}}, []),
+    ({DNS: {"enforcementLevel": "remediate"}}, []),
+    ({EXPORT: "remediate"},
+     ["policy pack config: export-to-scoped: enforcementLevel 'remediate': export-to-scoped has no remediation, so "
+      "pulumi-policy would treat it as mandatory; the policies that remediate are "
+      "dns-resolution-for-external-hosts"]),
     ({"allowed-hosts": "remediate"},
      ["policy pack config: allowed-hosts: enforcementLevel 'remediate': allowed-hosts has no remediation, so "
       "pulumi-policy would treat it as mandatory; the policies that remediate are "
-      "dns-resolution-for-external-hosts, export-to-scoped"]),
+      "dns-resolution-for-external-hosts"]),
     ({"all": "remediate"},
      ["policy pack config: all: enforcementLevel 'remediate' would make every policy that cannot remediate "
       "mandatory, advisory ones too; set it on the policies that remediate instead: "
-      "dns-resolution-for-external-hosts, export-to-scoped"]),
+      "dns-resolution-for-external-hosts"]),
     ({EXPORT: "remediated"},
      ["policy pack config: export-to-scoped: enforcementLevel 'remediated' is not a level; did you mean 'remediate'?"]),
     ({"all": {"enforcementLevel": "mandatroy"}},
@@ -178,13 +160,11 @@ def _wire(manifest: dict[str, Any]) -> dict[str, Any]:
     return fixed
 
 
-ENABLED = {EXPORT: "remediate", DNS: "remediate"}
+ENABLED = {DNS: "remediate"}
 GRPC = [
     pytest.param(ENABLED, service_entry(), _wire(service_entry(resolution="DNS")), id="dns-enabled"),
-    pytest.param({DNS: "remediate"}, destination_rule(workloadSelector=GATEWAY_PODS),
-                 destination_rule(workloadSelector=GATEWAY_PODS), id="export-not-enabled"),
     pytest.param(ENABLED, destination_rule(workloadSelector=GATEWAY_PODS),
-                 destination_rule(workloadSelector=GATEWAY_PODS, exportTo=["."]), id="export-enabled"),
+                 destination_rule(workloadSelector=GATEWAY_PODS), id="selector-rule-untouched"),
     pytest.param(None, service_entry(), service_entry(), id="off-by-default"),
     pytest.param({DNS: "mandatory"}, service_entry(), service_entry(), id="mandatory-does-not-remediate"),
     pytest.param(ENABLED, destination_rule(), destination_rule(), id="enabled-but-not-certain"),

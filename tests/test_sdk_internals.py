@@ -1,28 +1,41 @@
-"""What ``policies/sdk.py`` reads of pulumi-policy's internals: each test fails loudly when an
-upgrade changes it (the proxies, the unknown sentinels, AnalyzeStack's frame)."""
+"""What ``policies/sdk.py`` reads of pulumi-policy's internals, and ``cli/program_process.py``'s
+one hook into pulumi's: each test fails loudly when an upgrade changes it (the proxies,
+Remediate's secrets proxies, the unknown sentinels, AnalyzeStack's frame, ``_OutputData``)."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import dataclasses
+import os
+import re
 import textwrap
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 from google.protobuf import json_format, struct_pb2
-from pulumi_policy.deserialize import deserialize_properties
+from pulumi_policy.deserialize import SPECIAL_SECRET_SIG, SPECIAL_SIG_KEY, deserialize_properties
 from pulumi_policy.proxy import UNKNOWN_NUMBER_VALUE, UNKNOWN_STRING_VALUE, unknown_checking_proxy
+from pulumi_policy.secret import Secret
 from test_stack_rules import ROUTES, STACKS, route_stack, stack
 
+from pulumi_istio_egress.cli import program_process
 from pulumi_istio_egress.cli.pack_client import PolicyPackProcess, Resource
 from pulumi_istio_egress.policies import STACK_RULES, pack, sdk
 
 
-def as_the_sdk_gives_it(props: dict[str, Any]) -> Any:
-    """Props exactly as pulumi-policy hands them to a policy (policy.py Analyze/AnalyzeStack)."""
+def as_the_sdk_gives_it(props: dict[str, Any], *, remediate: bool = False) -> Any:
+    """Props exactly as pulumi-policy hands them to a policy (policy.py Analyze/AnalyzeStack, or
+    Remediate, which puts ``secrets_preserving_proxy`` inside the unknown-checking proxy)."""
     struct = struct_pb2.Struct()
     struct.update(props)
-    return unknown_checking_proxy(deserialize_properties(json_format.MessageToDict(struct)))
+    return unknown_checking_proxy(deserialize_properties(json_format.MessageToDict(struct), remediate))
+
+
+def _secret(value: Any) -> dict[str, Any]:
+    return {SPECIAL_SIG_KEY: SPECIAL_SECRET_SIG, "value": value}
 
 
 PROPS = {"apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
@@ -37,6 +50,33 @@ def test_unwrap_gives_the_plain_value_behind_the_proxies() -> None:
     plain, unknown = sdk.unwrap(proxied)
     assert (plain, unknown) == (PROPS, False)
     assert type(plain) is dict and type(plain["spec"]["ports"]) is list and type(plain["spec"]["ports"][0]) is dict
+
+
+@pytest.mark.parametrize(("props", "expected"), [
+    pytest.param(PROPS, PROPS, id="no-secrets"),
+    pytest.param({"kind": "Secret", "stringData": {"key": _secret("hunter2")},
+                  "list": [_secret("s"), "t"]},
+                 {"kind": "Secret", "stringData": {"key": Secret("hunter2")}, "list": [Secret("s"), "t"]},
+                 id="secrets-stay-secrets"),
+])
+def test_remediation_props_are_plain_with_secrets_kept(props: dict[str, Any], expected: dict[str, Any]) -> None:
+    # pulumi_policy/secret.py's proxies read a secret as its plain value: a remediation that
+    # returned what it read would write the secret back unencrypted.
+    proxied = as_the_sdk_gives_it(props, remediate=True)
+    assert type(proxied).__name__ == "_DictSecretsProxy"  # unknown_checking_proxy passes it through
+    plain = sdk.remediation_props(proxied)
+    assert _comparable(plain) == _comparable(expected)
+
+
+def _comparable(value: Any) -> Any:
+    # pulumi_policy.Secret has no __eq__: compare it as a marked value.
+    if isinstance(value, Secret):
+        return ("secret", _comparable(value.value))
+    if type(value) is dict:
+        return {key: _comparable(item) for key, item in value.items()}
+    if type(value) is list:
+        return [_comparable(item) for item in value]
+    return value  # a proxy left in place compares unequal to the plain value expected
 
 
 @pytest.mark.parametrize(("props", "blanked", "paths"), [
@@ -109,3 +149,54 @@ def test_to_manifest_fills_kind_from_the_type_token() -> None:
                                          as_the_sdk_gives_it({"metadata": {"name": "n"}}))
     assert (manifest, unknown) == ({"metadata": {"name": "n"}, "apiVersion": "networking.k8s.io/v1",
                                     "kind": "NetworkPolicy"}, [])
+
+
+def _dependency_range(package: str) -> str:
+    project = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    requirements = project["project"]["dependencies"] + [
+        r for extra in project["project"]["optional-dependencies"].values() for r in extra
+    ]
+    for requirement in requirements:
+        match = re.fullmatch(rf"{re.escape(package)}\s*([<>=!~].*)", requirement)
+        if match:
+            return match.group(1).replace(" ", "")
+    raise AssertionError(f"{package} is not a dependency")
+
+
+@pytest.mark.parametrize(("package", "checked"), [
+    ("pulumi-policy", sdk.SDK_CHECKED),
+    ("pulumi", program_process.PULUMI_CHECKED),
+])
+def test_the_checked_range_is_the_range_pyproject_allows(package: str, checked: str) -> None:
+    # Widening pyproject's range means reading the internals again against the new versions.
+    assert _dependency_range(package) == checked
+
+
+def test_program_process_hook_sees_every_resolved_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    # cli/program_process.py hooks pulumi.output._OutputData.__post_init__ (pulumi/output.py): every
+    # resolved Output is built as one. If an upgrade renames or drops it, the hook quietly does
+    # nothing in the child; here the attribute lookup or the frame comparison fails instead.
+    import pulumi
+    import pulumi.output as pulumi_output
+
+    data_class = pulumi_output._OutputData
+    assert {field.name for field in dataclasses.fields(data_class)} >= {"value", "is_known", "is_secret"}
+    monkeypatch.setattr(data_class, "__post_init__", data_class.__post_init__)  # restored after the test
+    read_fd, write_fd = os.pipe()
+    try:
+        program_process._report_secrets(write_fd)
+
+        async def resolve() -> Any:
+            return await pulumi.Output.secret("hunter2").apply(lambda text: text + "!").future()
+
+        loop = asyncio.new_event_loop()
+        try:
+            value = loop.run_until_complete(resolve())
+        finally:
+            loop.close()
+        os.close(write_fd)
+        frames = os.read(read_fd, 4096)
+    finally:
+        os.close(read_fd)
+    assert value == "hunter2!"
+    assert frames == b"S 7\nhunter2S 8\nhunter2!"

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from ..findings import Manifest
-from ..policies.objects import ambient_service_entries
+from ..policies.objects import waypoint_service_entries
 from ..policies.routing import Path as Answer
 from ..policies.routing import sidecar_paths, waypoint_paths
 from ..policies.routing_gateway_api import gateway_api_paths
@@ -94,7 +94,7 @@ def routes(manifests: Iterable[Manifest]) -> list[Path]:
     answers: dict[tuple[str, int | None], list[Answer]] = {}
     # The Gateway API flavour answers for the entries its routes carry (routing_gateway_api), the
     # sidecar flavour for the rest: one answer per host:port either way.
-    flavours = [*sidecar_paths(Stack(objects), objects), *gateway_api_paths(objects, ambient_service_entries(objects))]
+    flavours = [*sidecar_paths(Stack(objects), objects), *gateway_api_paths(objects, waypoint_service_entries(objects))]
     for answer in flavours:
         answers.setdefault((answer.host, answer.port), []).append(answer)
     working = [found[0] for _, found in sorted(answers.items(), key=lambda item: (item[0][0], item[0][1] or 0))

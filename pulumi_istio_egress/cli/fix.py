@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from ..findings import Manifest
+from ..jsontypes import whole_number
 from .kubeyaml import load_documents, read
 
 if TYPE_CHECKING:
@@ -55,8 +56,8 @@ def _same(a: Any, b: Any) -> bool:
 
 def _plain(value: Any) -> Any:
     """A value that came back over the wire as the file would hold it: whole numbers as ints."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
+    if isinstance(value, float) and (whole := whole_number(value)) is not None:
+        return whole
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):

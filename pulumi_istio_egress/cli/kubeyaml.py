@@ -1,47 +1,30 @@
 """Read manifest files the way ``kubectl apply -f`` reads them, so ``check`` judges what would be applied.
 
 kubectl turns each YAML document into JSON with sigs.k8s.io/yaml, which parses with its fork of
-go-yaml v2 (``goyaml.v2``: YAML 1.1 scalars plus ``0o`` octals), then expands lists as the
-cli-runtime resource builder does. PyYAML's own YAML 1.1 rules differ in ways a gate cannot
-afford (``y`` is a string to PyYAML and ``true`` to kubectl, ``0o26`` a string and 22), so this
-module uses libyaml only to *compose* nodes (fast, in C) and gives every node the value go-yaml
-would give it:
+go-yaml v2, then expands lists as the cli-runtime resource builder does. This module uses libyaml
+only to *compose* nodes (fast, in C) and gives every node the value go-yaml would give it (scalars
+and keys in :mod:`.kubeyaml_scalars`):
 
-* plain scalars: go-yaml v2 ``resolve()``: ``y/Y/yes/on/true...`` and ``n/N/no/off/false...`` are
-  booleans; ``~``, ``null``, empty are null; ints as Go's ``strconv.ParseInt(s, 0, 64)`` after
-  removing ``_`` (``0x1F``, ``0o26``, ``0b101``, ``0755`` octal), then ``ParseUint``, then floats
-  matching go-yaml's ``yamlStyleFloat``; timestamps stay the text that was written (go-yaml v2
-  decodes them into ``interface{}`` as strings); everything else is a string;
-* explicit tags: ``!!str`` keeps text, ``!!binary`` is base64-decoded, ``!!int``/``!!bool``/
-  ``!!float`` must resolve to that type, other tags leave the text as is;
 * merge keys ``<<`` write into the mapping where they stand (go-yaml v2 ``decoder.merge``), so a
   later key wins over an earlier one either way;
-* mapping keys become JSON strings as ``convertToJSONableObject`` does (ints in decimal, bools as
-  ``true``/``false``); null, list and mapping keys are refused;
-* NaN and infinities are refused: Go's JSON encoder cannot write them, so kubectl fails too;
 * excessive aliasing is refused with go-yaml v2's own ratio rule (``decoder.unmarshal``).
 
-Beyond that, checks that the API server would make before anything is stored: an object's JSON
-past the request body limit, ``metadata.name``/``namespace`` and label keys and values past
-their lengths, and (in Istio objects) hosts longer than Istio's 255 characters, so no rule ever
-sees one. Nesting deeper
-than :data:`MAX_DEPTH` is refused too (kubectl would send it; the rules here are recursive, and a
+Beyond that, the checks the API server would make before anything is stored
+(:mod:`.kubeyaml_limits`), so no rule ever sees an object it would refuse. Nesting deeper than
+:data:`MAX_DEPTH` is refused too (kubectl would send it; the rules here are recursive, and a
 refusal exits 2 rather than passing). Every step is linear in the size of the input.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-import math
-import re
-import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
+
+from .kubeyaml_limits import MAX_REQUEST_BYTES, checked, limit_problem
+from .kubeyaml_scalars import MERGE, PLAIN, STR, ManifestError, key_text, place_of, scalar_value
 
 __all__ = [
     "MAX_DEPTH",
@@ -54,50 +37,10 @@ __all__ = [
     "read",
 ]
 
-MAX_REQUEST_BYTES = 3 * 1024 * 1024
-"""kube-apiserver's default limit on a request body (``MaxRequestBodyBytes``, 3 MiB)."""
 MAX_DEPTH = 100
 """Deepest nesting of mappings and lists accepted (Istio objects need about 15)."""
-MAX_NAME = 253  # apimachinery ValidateObjectMeta: names are DNS subdomains (custom resources too)
-MAX_NAMESPACE = 63  # namespaces are DNS labels
-MAX_LABEL_VALUE = 63  # apimachinery validation.IsValidLabelValue
-MAX_LABEL_PREFIX = 253  # apimachinery validation.IsQualifiedName: `prefix/name`, prefix a DNS subdomain
-MAX_LABEL_NAME = 63
-MAX_HOST = 255  # Istio pkg/config/validation/agent checkDNS1123Preconditions: "domain name too long (max 255)"
-_ISTIO_GROUPS = ("networking.istio.io/", "security.istio.io/")
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # C parser and composer when built in
-
-_PLAIN = "!kubeyaml-plain"  # a plain scalar without an explicit tag: go-yaml resolves it
-_STR = "tag:yaml.org,2002:str"
-_BINARY = "tag:yaml.org,2002:binary"
-_MERGE = "tag:yaml.org,2002:merge"
-_RESOLVABLE = {  # go-yaml v2 resolvableTag: explicit tags that still go through resolve()
-    "tag:yaml.org,2002:bool": "bool",
-    "tag:yaml.org,2002:int": "int",
-    "tag:yaml.org,2002:float": "float",
-    "tag:yaml.org,2002:timestamp": "timestamp",
-}
-
-# go-yaml v2 resolveMap (the 'M' hints and the '.' floats).
-_WORDS: dict[str, Any] = {
-    **dict.fromkeys(("y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "true", "True", "TRUE"), True),
-    **dict.fromkeys(("n", "N", "no", "No", "NO", "off", "Off", "OFF", "false", "False", "FALSE"), False),
-    **dict.fromkeys(("", "~", "null", "Null", "NULL"), None),
-    **dict.fromkeys((".nan", ".NaN", ".NAN"), math.nan),
-    **dict.fromkeys((".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"), math.inf),
-    **dict.fromkeys(("-.inf", "-.Inf", "-.INF"), -math.inf),
-}
-_YAML_STYLE_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
-_DOT_FLOAT = re.compile(r"\.[0-9]+([eE][-+]?[0-9]+)?")  # what strconv.ParseFloat takes after a '.'
-_GO_INT = re.compile(r"([-+]?)(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)")
-_TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt ].*)?")
-_INT64 = (-(1 << 63), (1 << 63) - 1)
-_UINT64_MAX = (1 << 64) - 1
-
-
-class ManifestError(ValueError):
-    """Input kubectl would refuse (or this reader refuses), as one line: ``file: place: problem``."""
 
 
 @dataclass(frozen=True)
@@ -108,127 +51,14 @@ class ManifestItem:
     place: str
 
 
-def _shorten(text: str, limit: int = 60) -> str:
-    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
-
-
-def _place(node: yaml.Node) -> str:
-    mark = node.start_mark
-    return f"line {mark.line + 1}, column {mark.column + 1}"
-
-
 class _Composer(_Loader):  # type: ignore[misc]
-    """libyaml composes; resolution of plain scalars is left to :func:`_scalar`."""
+    """libyaml composes; resolution of plain scalars is left to :func:`.kubeyaml_scalars.scalar_value`."""
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
         if kind is yaml.ScalarNode:
-            return _PLAIN if implicit[0] else _STR
+            return PLAIN if implicit[0] else STR
         result: str = super().resolve(kind, value, implicit)
         return result
-
-
-def _go_int(text: str) -> int | None:
-    """``strconv.ParseInt(text, 0, 64)``, falling back to ``ParseUint``; None when neither parses."""
-    match = _GO_INT.fullmatch(text) if len(text) <= 70 else None  # 64 binary digits, prefix and sign
-    if match is None:
-        return None
-    sign, digits = match.groups()
-    if len(digits) > 1 and digits[0] == "0" and digits[1] in "xXoObB":
-        value = int(digits[2:], {"x": 16, "o": 8, "b": 2}[digits[1].lower()])
-    elif digits[0] == "0" and len(digits) > 1:
-        value = int(digits[1:], 8)  # Go's base-0 rule: a leading 0 means octal
-    else:
-        value = int(digits)
-    value = -value if sign == "-" else value
-    if _INT64[0] <= value <= _INT64[1] or (sign != "-" and value <= _UINT64_MAX):
-        return value
-    return None
-
-
-def resolve_plain(text: str) -> Any:
-    """go-yaml v2 ``resolve("", text)``: the value of an untagged plain scalar."""
-    if text in _WORDS:
-        return _WORDS[text]
-    first = text[0]
-    if first == ".":
-        return _finite(text, text) if _DOT_FLOAT.fullmatch(text) else text
-    if not (first.isdigit() and first.isascii()) and first not in "+-":
-        return text
-    if _TIMESTAMP.fullmatch(text):
-        return text  # go-yaml v2 hands timestamps to interface{} as the written text
-    plain = text.replace("_", "")
-    number = _go_int(plain)
-    if number is not None:
-        return number
-    if _YAML_STYLE_FLOAT.fullmatch(plain):
-        return _finite(plain, text)
-    return text
-
-
-def _finite(number: str, text: str) -> Any:
-    # strconv.ParseFloat reports out-of-range values as an error, so go-yaml keeps the text.
-    value = float(number)
-    return text if math.isinf(value) else _number(value)
-
-
-def _number(value: float) -> float | int:
-    # What reaches the API server is JSON: Go writes an integral float64 below 1e21 without a
-    # fraction (`1e3` -> 1000), so readers of that JSON see an integer.
-    return int(value) if value.is_integer() and abs(value) < 1e21 else value
-
-
-def _scalar(node: yaml.ScalarNode) -> Any:
-    tag, text = node.tag, str(node.value)
-    if tag == _PLAIN:
-        return resolve_plain(text)
-    if tag == _BINARY:
-        try:
-            # Go's base64.StdEncoding ignores newlines; invalid UTF-8 becomes U+FFFD in JSON.
-            data = base64.b64decode(re.sub(r"[\r\n]", "", text), validate=True)
-        except (binascii.Error, ValueError):
-            raise ManifestError(f"{_place(node)}: !!binary value contains invalid base64 data") from None
-        return data.decode("utf-8", errors="replace")
-    wanted = _RESOLVABLE.get(tag)
-    if wanted is None:
-        return text  # !!str, and tags go-yaml does not resolve, keep the text
-    value = resolve_plain(text)
-    got = {bool: "bool", int: "int", float: "float", str: "timestamp" if _TIMESTAMP.fullmatch(text) else "str"}
-    kind = got.get(type(value), "null")
-    if kind == wanted or (wanted == "float" and kind == "int"):
-        return _number(float(value)) if wanted == "float" else value
-    raise ManifestError(f"{_place(node)}: cannot decode {_shorten(text)} as a !!{wanted}")
-
-
-def _go_float_key(value: float) -> str:
-    """``strconv.FormatFloat(value, 'g', -1, 32)``, the text a float key becomes."""
-    if math.isnan(value):
-        return ".nan"
-    if math.isinf(value):
-        return ".inf" if value > 0 else "-.inf"
-    single = struct.unpack("f", struct.pack("f", value))[0]
-    for digits in range(1, 10):  # the shortest text that reads back as the same float32
-        text = f"{single:.{digits}e}" if digits else ""
-        if struct.unpack("f", struct.pack("f", float(text)))[0] == single:
-            break
-    mantissa, _, exp_text = text.partition("e")
-    exponent = int(exp_text)
-    mantissa = mantissa.rstrip("0").rstrip(".")
-    if exponent < -4 or exponent >= 6:  # Go uses %e for shortest 'g' outside this range
-        return f"{mantissa}e{'-' if exponent < 0 else '+'}{abs(exponent):02d}"
-    return f"{float(f'{single:.{digits}e}'):f}".rstrip("0").rstrip(".")
-
-
-def _key(node: yaml.Node, value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return _go_float_key(value)
-    what = "null" if value is None else "list" if isinstance(value, list) else "mapping"
-    raise ManifestError(f"{_place(node)}: a {what} cannot be a mapping key (JSON keys are strings)")
 
 
 _VISIT, _BUILD = 0, 1
@@ -252,7 +82,7 @@ class _Converter:
             and self.decoded > 1000
             and self.aliased / self.decoded > _allowed_alias_ratio(self.decoded)
         ):
-            raise ManifestError(f"{_place(node)}: document contains excessive aliasing")
+            raise ManifestError(f"{place_of(node)}: document contains excessive aliasing")
 
     def convert(self, root: yaml.Node) -> Any:
         out: list[Any] = []
@@ -268,16 +98,16 @@ class _Converter:
             _, node, depth, in_alias, path, sink = entry
             node_id = id(node)
             if node_id in path:
-                raise ManifestError(f"{_place(node)}: anchor value contains itself")
+                raise ManifestError(f"{place_of(node)}: anchor value contains itself")
             if node_id in self.seen:
                 self._count(node, in_alias)  # the alias node itself
                 in_alias = True
             self.seen.add(node_id)
             self._count(node, in_alias)
             if depth > MAX_DEPTH:
-                raise ManifestError(f"{_place(node)}: nested deeper than {MAX_DEPTH} levels")
+                raise ManifestError(f"{place_of(node)}: nested deeper than {MAX_DEPTH} levels")
             if isinstance(node, yaml.ScalarNode):
-                sink.append(_scalar(node))
+                sink.append(scalar_value(node))
                 continue
             parts: list[Any] = []
             stack.append((_BUILD, node, parts, sink))
@@ -290,7 +120,7 @@ class _Converter:
 def _is_merge(key: yaml.Node) -> bool:
     # go-yaml v2 isMerge: a plain `<<` or an explicit !!merge tag.
     return isinstance(key, yaml.ScalarNode) and (
-        (key.tag == _PLAIN and key.value == "<<") or key.tag == _MERGE
+        (key.tag == PLAIN and key.value == "<<") or key.tag == MERGE
     )
 
 
@@ -298,7 +128,7 @@ def _merge_sources(value: yaml.Node) -> list[yaml.Node]:
     sources = value.value if isinstance(value, yaml.SequenceNode) else [value]
     for source in sources:
         if not isinstance(source, yaml.MappingNode):
-            raise ManifestError(f"{_place(source)}: map merge requires a mapping or a list of mappings")
+            raise ManifestError(f"{place_of(source)}: map merge requires a mapping or a list of mappings")
     return list(sources)
 
 
@@ -330,7 +160,7 @@ def _build(node: yaml.Node, parts: list[Any]) -> Any:
                 out.update(merged)
             taken += count
         else:
-            out[_key(key, parts[taken])] = parts[taken + 1]
+            out[key_text(key, parts[taken])] = parts[taken + 1]
             taken += 2
     return out
 
@@ -393,7 +223,7 @@ def expand(number: int, document: Any) -> Iterator[ManifestItem]:
     """
     place = f"document {number}"
     if not isinstance(document, dict) or "items" not in document:
-        yield ManifestItem(_checked(_object(document, place), place), place)
+        yield ManifestItem(checked(_object(document, place), place), place)
         return
     top = _object(document, place)
     items = top["items"]
@@ -421,90 +251,7 @@ def expand(number: int, document: Any) -> Iterator[ManifestItem]:
                     raise ManifestError(f"{where}.items[{index}]: items member is not an object")
                 queue.append((child, f"{where}.items[{index}]"))
             continue
-        yield ManifestItem(_checked(_object(item, where), where), where)
-
-
-def _checked(manifest: dict[str, Any], place: str, quote: Callable[[str], str] = _shorten) -> dict[str, Any]:
-    """Refuse what the API server refuses before it looks at the object's kind; ``quote`` shows values."""
-    try:
-        size = len(json.dumps(manifest, allow_nan=False, separators=(",", ":")))
-    except ValueError:
-        raise ManifestError(
-            f"{place}: it holds a NaN or infinite number, which JSON (and so kubectl) cannot carry"
-        ) from None
-    if size > MAX_REQUEST_BYTES:
-        raise ManifestError(
-            f"{place}: the object is {size} bytes as JSON; the API server's request limit is {MAX_REQUEST_BYTES}"
-        )
-    metadata = manifest.get("metadata")
-    if isinstance(metadata, dict):
-        for key, limit in (("name", MAX_NAME), ("namespace", MAX_NAMESPACE)):
-            value = metadata.get(key)
-            if isinstance(value, str) and len(value) > limit:
-                raise ManifestError(
-                    f"{place}: metadata.{key} is {len(value)} characters long; Kubernetes allows {limit}"
-                    f" (got {quote(value)})"
-                )
-    if isinstance(metadata, dict) and isinstance(metadata.get("labels"), dict):
-        for key, value in metadata["labels"].items():
-            prefix, _, name = key.rpartition("/")
-            for what, text, limit in (
-                (f"the label key {quote(key)}'s prefix", prefix, MAX_LABEL_PREFIX),
-                (f"the label key {quote(key)}'s name", name, MAX_LABEL_NAME),
-                (f"the value of label {quote(key)}", value if isinstance(value, str) else "", MAX_LABEL_VALUE),
-            ):
-                if len(text) > limit:
-                    raise ManifestError(
-                        f"{place}: metadata.labels: {what} is {len(text)} characters long; Kubernetes allows {limit}"
-                    )
-    if str(manifest.get("apiVersion")).startswith(_ISTIO_GROUPS):
-        for path, host in _hosts(manifest.get("spec")):
-            if len(host) > MAX_HOST:
-                raise ManifestError(
-                    f"{place}: {path} is a host of {len(host)} characters; Istio allows {MAX_HOST}"
-                    f" (got {quote(host)})"
-                )
-    return manifest
-
-
-def _hosts(spec: Any) -> Iterator[tuple[str, str]]:
-    """``(path, host)`` of every ``host: x`` and ``hosts: [x]`` string under ``spec``, any depth, iteratively.
-
-    Covers ServiceEntry/VirtualService ``hosts``, DestinationRule ``host``, route destinations, Gateway
-    and Sidecar ``namespace/host`` entries (the host is the part after the ``/``).
-    """
-    stack: list[tuple[str, Any]] = [("spec", spec)]
-    while stack:
-        path, value = stack.pop()
-        if isinstance(value, dict):
-            for key, item in value.items():
-                if key == "host" and isinstance(item, str):
-                    yield f"{path}.host", item
-                elif key == "hosts" and isinstance(item, list):
-                    for index, host in enumerate(item):
-                        if isinstance(host, str):
-                            yield f"{path}.hosts[{index}]", host.rpartition("/")[2]
-                else:
-                    stack.append((f"{path}.{key}", item))
-        elif isinstance(value, list):
-            stack.extend((f"{path}[{index}]", item) for index, item in enumerate(value))
-
-
-def limit_problem(manifest: dict[str, Any], place: str) -> str | None:
-    """What :func:`read` would refuse in an object that did not come from YAML (a program's), else None.
-
-    Lengths are those of the secret values too (the pack sees them); the message never quotes one.
-    """
-    from .redaction import REDACTED, reveal, scrub, secret_texts
-
-    secrets = secret_texts([manifest])
-    try:
-        # With secrets inside, no value is quoted: a shortened quote would escape the scrubbing.
-        _checked(reveal(manifest), place, quote=(lambda _text: repr(REDACTED)) if secrets else _shorten)
-    except ManifestError as exc:
-        return scrub(str(exc), secrets)
-    return None
-
+        yield ManifestItem(checked(_object(item, where), where), where)
 
 def read(text: str) -> list[ManifestItem]:
     """Every object kubectl would apply from a file's text, in order; :class:`ManifestError` otherwise."""

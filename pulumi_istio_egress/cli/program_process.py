@@ -233,12 +233,18 @@ def _write_all(fd: int, data: bytes) -> None:
             view = view[written:]
 
 
+PULUMI_CHECKED = ">=3.272,<4"
+"""The pulumi versions :func:`_report_secrets`' private hook was read against (``pyproject.toml``'s range)."""
+
+
 def _report_secrets(fd: int) -> None:
     """Tell the parent every secret value the program's outputs hold, as it resolves.
 
     Every resolved Output is one ``_OutputData`` (pulumi/output.py); one marked secret and
     known carries the plain value an ``apply`` hands the program, which it may print or raise
-    with. A private hook: without it (another SDK version) only the error's text goes unscrubbed.
+    with. A private hook, the one read of pulumi's internals here, checked against
+    :data:`PULUMI_CHECKED`: without it (another SDK version) only the error's text goes
+    unscrubbed, so ``tests/test_sdk_internals.py`` fails loudly when an upgrade removes it.
     """
     import pulumi.output as pulumi_output
 

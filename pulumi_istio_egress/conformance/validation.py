@@ -99,22 +99,8 @@ def _check_object(s: Schema, value: Mapping[str, Any], path: str, run: Run) -> b
         if name not in value:
             run.add(join_path(path, name), None, "Required value", f"Set {join_path(path, name)}")
             blocked = True
-    count = len(value)
-    if s.min_props is not None and count < s.min_props:
-        run.add(
-            path,
-            value,
-            f"Invalid value: {count}: {in_body(path, f'should have at least {s.min_props} properties')}",
-            f"Give it at least {plural(s.min_props, 'entry', 'entries')}, or remove it",
-        )
-    if s.max_props is not None and count > s.max_props:
-        run.add(
-            path,
-            value,
-            f"Too many: {count}: must have at most {s.max_props} items",
-            f"Give it at most {plural(s.max_props, 'entry', 'entries')}",
-        )
-        blocked = True
+    blocked |= _check_count(value, (s.min_props, s.max_props), "properties", ("entry", "entries"), path, run,
+                            ", or remove it")
     props, addl = s.properties, s.additional
     for key, item in value.items():
         child = props.get(key) if props is not None else None
@@ -161,24 +147,28 @@ def check_unknown_only(s: Schema, value: Any, path: str, run: Run) -> None:
             check_unknown_only(s.items, item, f"{path}[{index}]", run)
 
 
+def _check_count(value: Any, bounds: tuple[int | None, int | None], counted: str, words: tuple[str, str],
+                 path: str, run: Run, min_fix_tail: str = "") -> bool:
+    """minProperties/maxProperties or minItems/maxItems, in the API server's words (its "too many"
+    says items for both); True when the value is blocked (too many)."""
+    count, (low, high) = len(value), bounds
+    if low is not None and count < low:
+        run.add(
+            path,
+            value,
+            f"Invalid value: {count}: {in_body(path, f'should have at least {low} {counted}')}",
+            f"Give it at least {plural(low, *words)}{min_fix_tail}",
+        )
+    if high is not None and count > high:
+        run.add(path, value, f"Too many: {count}: must have at most {high} items",
+                f"Give it at most {plural(high, *words)}")
+        return True
+    return False
+
+
 def _check_array(s: Schema, value: list[Any] | tuple[Any, ...], path: str, run: Run) -> bool:
     blocked = False
-    count = len(value)
-    if s.min_items is not None and count < s.min_items:
-        run.add(
-            path,
-            value,
-            f"Invalid value: {count}: {in_body(path, f'should have at least {s.min_items} items')}",
-            f"Give it at least {plural(s.min_items, 'item', 'items')}",
-        )
-    if s.max_items is not None and count > s.max_items:
-        run.add(
-            path,
-            value,
-            f"Too many: {count}: must have at most {s.max_items} items",
-            f"Give it at most {plural(s.max_items, 'item', 'items')}",
-        )
-        blocked = True
+    blocked |= _check_count(value, (s.min_items, s.max_items), "items", ("item", "items"), path, run)
     if s.items is not None:
         for index, item in enumerate(value):
             blocked |= check(s.items, item, f"{path}[{index}]", run)

@@ -3,8 +3,9 @@
 Istio cannot by itself force traffic through the egress gateway (egress-gateway task, "Additional
 security considerations"): a pod opens sockets to any address unless the network stops it, and a
 sidecar passes unknown hosts through unless it is REGISTRY_ONLY. So for every client namespace of an
-egress route (a namespace a MESH_EXTERNAL ServiceEntry is exported to, less the gateway's own, where
-a Gateway object lives) this rule asks for:
+egress route (a namespace a MESH_EXTERNAL ServiceEntry is exported to, less the entry's own when it
+holds gateway pods: a networking.istio.io Gateway, or a gateway.networking.k8s.io Gateway, which
+istiod deploys in its own namespace, a Gateway API gateway or an ambient waypoint) this rule asks for:
 
 1. **a NetworkPolicy restricting the egress of all its pods**: ``podSelector`` empty (a missing one
    is the Go zero value, also empty: ``NetworkPolicySpec.PodSelector`` is not a pointer), and
@@ -19,7 +20,9 @@ a Gateway object lives) this rule asks for:
    REGISTRY_ONLY; without that field it inherits meshConfig's mode (``initSidecarScopeInternalIndexes``),
    which the stack does not show (config ``meshOutboundTrafficPolicy``, default Istio's ALLOW_ANY).
    A Sidecar with a ``workloadSelector`` takes precedence for the pods it selects, so it must be
-   REGISTRY_ONLY too.
+   REGISTRY_ONLY too. Asked only where a sidecar route is exported: clients of routes a waypoint
+   carries (ambient) are captured by ztunnel, which does not implement outboundTrafficPolicy, so
+   their lockdown is the NetworkPolicy alone.
 
 NetworkPolicies are judged from any source (typed ``kubernetes:networking.k8s.io/v1:NetworkPolicy``
 resources, YAML, CustomResource). A ServiceEntry exported to every namespace is not judged (its
@@ -36,7 +39,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..findings import Finding, Manifest, object_ref
-from .objects import dicts, exported_to, is_external_service_entry, meta, networking_kind, spec, strings, sub
+from .objects import (
+    GATEWAY_API_GROUP,
+    dicts,
+    exported_to,
+    is_external_service_entry,
+    meta,
+    networking_kind,
+    spec,
+    strings,
+    sub,
+    waypoint_service_entries,
+)
 from .rule import Config, StackRule
 
 NETWORK_POLICY_API = "networking.k8s.io/v1"
@@ -52,6 +66,8 @@ class _Client:
     entries: list[tuple[Manifest, str]] = field(default_factory=list)
     """(ServiceEntry, path of the exportTo entry naming this namespace)."""
     hosts: list[str] = field(default_factory=list)
+    sidecars: bool = False
+    """A sidecar route (not one a waypoint carries) is exported here, so its pods may run sidecars."""
 
 
 def _is_network_policy(manifest: Manifest) -> bool:
@@ -59,12 +75,23 @@ def _is_network_policy(manifest: Manifest) -> bool:
             and manifest.get("kind") == "NetworkPolicy")
 
 
+def _gateway_namespaces(manifests: Sequence[Manifest]) -> set[str]:
+    """Namespaces holding gateway pods rather than clients: those of networking.istio.io Gateways and
+    of gateway.networking.k8s.io Gateways (istiod deploys a Gateway API gateway, and an ambient
+    waypoint, in the Gateway's own namespace)."""
+    return {meta(m, "namespace") for m in manifests if networking_kind(m) == "Gateway" or (
+        isinstance(m, dict) and isinstance(m.get("apiVersion"), str)
+        and m["apiVersion"].startswith(GATEWAY_API_GROUP + "/") and m.get("kind") == "Gateway")}
+
+
 def _clients(manifests: Sequence[Manifest], report: list[tuple[Manifest, Finding]]) -> dict[str, _Client]:
-    gateway_namespaces = {meta(m, "namespace") for m in manifests if networking_kind(m) == "Gateway"}
+    gateway_namespaces = _gateway_namespaces(manifests)
+    ambient = waypoint_service_entries(manifests)
     clients: dict[str, _Client] = {}
     for entry in manifests:
         if not is_external_service_entry(entry):
             continue
+        by_sidecars = (meta(entry, "namespace"), meta(entry, "name")) not in ambient
         scope = exported_to(entry)
         own = meta(entry, "namespace")
         hosts = [host for _, host in strings(spec(entry).get("hosts"))]
@@ -85,6 +112,7 @@ def _clients(manifests: Sequence[Manifest], report: list[tuple[Manifest, Finding
             if not any(e is entry for e, _ in client.entries):
                 client.entries.append((entry, f"spec.exportTo[{i}]"))
             client.hosts += [h for h in hosts if h not in client.hosts]
+            client.sidecars = client.sidecars or by_sidecars
     return clients
 
 
@@ -166,7 +194,8 @@ def check(manifests: Sequence[Manifest], config: Config) -> list[tuple[Manifest,
     for namespace in sorted(clients):
         client = clients[namespace]
         _judge_network(client, policies.get(namespace, []), report)
-        _judge_sidecars(client, sidecars.get(namespace, []), sidecars.get(root, []), root, mesh_mode, report)
+        if client.sidecars:  # ztunnel does not implement outboundTrafficPolicy: a sidecar setting
+            _judge_sidecars(client, sidecars.get(namespace, []), sidecars.get(root, []), root, mesh_mode, report)
     return report
 
 

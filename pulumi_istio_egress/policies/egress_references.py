@@ -20,6 +20,9 @@ Each finding is reported on the referencing object, at the exact path of the ref
 - SNI agrees: the ``sniHosts`` of a tls match are served by the Gateways the match binds, and the
   ISTIO_MUTUAL ``sni`` on an egress-gateway subset (one a mesh route uses in a VirtualService that
   also binds Gateways) is a host those Gateways serve: the gateway picks its server by that SNI.
+- Ports agree: a mesh leg to the egress gateway goes to a port where a Gateway serving the host
+  has a server for it, and a gateway-bound match's port is one its Gateway serves the host on
+  (:mod:`.gateway_ports`: ``buildGatewayListeners``, ``translateRoute``).
 - DestinationRules Istio merges (same host, same namespace, no workloadSelector, same exportTo) do
   not collide: a subset defined by two of them, or two top-level trafficPolicies. Istio keeps the
   first-created one and drops the other without a word.
@@ -34,7 +37,9 @@ from itertools import islice
 
 from ..findings import Finding, Manifest
 from .gateway_api_findings import reference_findings, unjudged
+from .gateway_ports import message as ports_message
 from .objects import MESH, dicts, gateway_ref, host_key, service_namespace, strings
+from .routing import Router, port_mismatches
 from .rule import Config, StackRule
 from .stack import (
     ANY_NAMESPACE,
@@ -71,8 +76,19 @@ def _check(manifests: Sequence[Manifest], config: Config) -> list[tuple[Manifest
             for destination in rule.destinations:
                 if destination.subset is not None:
                     _subset(stack, vs, rule, destination, destination.subset, report, sni_judged)
+    _gateway_ports(stack, report)
     _collisions(stack, report)
     return report.items + reference_findings(manifests)  # Gateway API parentRefs: routing_gateway_api
+
+
+def _gateway_ports(stack: Stack, report: Report) -> None:
+    """Route ports the egress gateway has no server for the host on (:mod:`.gateway_ports`)."""
+    router = Router(stack)
+    hosts = dict.fromkeys(h for vs in stack.virtual_services for h in vs.hosts if "*" not in h)
+    for host in hosts:
+        for mismatch in port_mismatches(stack, router(host)):
+            message, fix = ports_message(mismatch)
+            report.add(mismatch.vs, mismatch.path, mismatch.port, message, fix)
 
 
 def _gateway_references(stack: Stack, vs: VirtualService, report: Report) -> None:

@@ -13,7 +13,15 @@ from collections.abc import Iterator, Sequence
 
 from ..findings import Finding, Manifest
 from .gateway_api_findings import unjudged, via_gateway_findings
-from .objects import ambient_service_entries, host_key, strings, unmodelled_service_entries
+from .objects import (
+    host_key,
+    meta,
+    service_namespace,
+    spec,
+    strings,
+    unmodelled_service_entries,
+    waypoint_service_entries,
+)
 from .routing import Break, Router, Routing, breaks
 from .rule import Config, StackRule
 from .stack import Obj, Report, Stack, gc_paused, listing, refs
@@ -35,8 +43,53 @@ def _check(manifests: Sequence[Manifest], config: Config) -> list[tuple[Manifest
             continue
         for i, raw in strings(entry.body.get("hosts")):
             _judge(entry, f"spec.hosts[{i}]", raw, router(host_key(raw)), report)
+    _service_hosts(stack, router, report)
+    _external_names(manifests, router, report)
     # Gateway API routes: routing_gateway_api's model (a waypoint's entries are the waypoint rules').
-    return report.items + via_gateway_findings(manifests, ambient_service_entries(manifests))
+    return report.items + via_gateway_findings(manifests, waypoint_service_entries(manifests))
+
+
+def _service_hosts(stack: Stack, router: Router, report: Report) -> None:
+    """A mesh route to the egress gateway for a Kubernetes Service host (no ServiceEntry declares
+    it, e.g. Istio's mTLS-origination task's in-cluster "external" server): its gateway leg is
+    judged as an entry's is. Only where a Gateway serves the host, so east-west routes between
+    Services are not taken for egress; a missing leg is a 404 NR at the gateway
+    (gateway.go buildGatewayHTTPRouteConfig)."""
+    judged: set[str] = set()
+    for vs in stack.virtual_services:
+        for host in vs.hosts:
+            if host in judged or service_namespace(host) is None or stack.is_external(host):
+                continue
+            judged.add(host)
+            routing = router(host)
+            if routing.to_gateway and routing.gateways and not routing.gateway_legs:
+                route = routing.to_gateway[0]
+                message, fix = _host_finding(route.vs, routing, Break("no-gateway-route"))
+                report.add(route.vs, f"{route.destination.path}.host", route.destination.host, message, fix)
+
+
+def _external_names(manifests: Sequence[Manifest], router: Router, report: Report) -> None:
+    """A Kubernetes ExternalName Service for an external name: istiod makes it a DNS cluster straight
+    to that name (pilot/pkg/serviceregistry/kube conversion.go: ExternalName is resolution DNS), so
+    sidecars calling the Service leave past the gateway unless a mesh route sends it there."""
+    for manifest in manifests if isinstance(manifests, (list, tuple)) else []:
+        if not isinstance(manifest, dict) or (manifest.get("apiVersion"), manifest.get("kind")) != ("v1", "Service"):
+            continue
+        body = spec(manifest)
+        target = body.get("externalName")
+        if body.get("type") != "ExternalName" or not isinstance(target, str) or not target:
+            continue
+        if service_namespace(host_key(target)) is not None:
+            continue  # another Service of the cluster: not egress
+        name, namespace = meta(manifest, "name"), meta(manifest, "namespace")
+        if router(f"{name}.{namespace}.svc.cluster.local").to_gateway:
+            continue  # routed to the egress gateway: judged as a Service host
+        report.items.append((manifest, Finding(
+            "spec.externalName", target,
+            f"Service {namespace}/{name} is an ExternalName for {target}: istiod gives sidecars a DNS cluster "
+            f"straight to {target}, so its traffic bypasses the egress gateway (its policy and audit do not apply)",
+            f"declare {target} with a ServiceEntry routed through the egress gateway (EgressRoute), and remove the "
+            "ExternalName Service")))
 
 
 def _judge(entry: Obj, path: str, raw: str, routing: Routing, report: Report) -> None:

@@ -16,7 +16,7 @@ client namespace:
 One finding per fact: an object exported to every namespace that ``export-to-scoped`` recognises
 as egress on its own (every ServiceEntry, a VirtualService bound to mesh and a Gateway, a
 DestinationRule for an ``*egressgateway*`` host or originating TLS) is that rule's finding
-(``export_scope.reports_everywhere``); this rule reports the scope of the others it finds through
+(``objects.reports_everywhere``); this rule reports the scope of the others it finds through
 the stack (a mesh-only VirtualService to the gateway, the subset rule of a gateway Service with
 another name, a DestinationRule carrying only a ``credentialName``).
 
@@ -37,16 +37,16 @@ from itertools import islice
 from typing import Any
 
 from ..findings import Finding, Manifest
-from .export_scope import reports_everywhere
 from .gateway_api_findings import unjudged, visibility_findings
 from .objects import (
-    ambient_service_entries,
     destination_rule_tls,
     export_to,
     host_key,
+    reports_everywhere,
     strings,
     unmodelled_service_entries,
     visible_in,
+    waypoint_service_entries,
 )
 from .routing import Router, Routing, client_namespaces
 from .routing_gateway_api import GatewayApi
@@ -100,7 +100,7 @@ def _check(manifests: Sequence[Manifest], config: Config) -> list[tuple[Manifest
     api = GatewayApi(manifests)  # Gateway API gateways run where their Gateway is (routing_gateway_api)
     for rule in stack.destination_rules:
         _gateway_only(stack, router, api, rule, report, homes)
-    return report.items + visibility_findings(manifests, ambient_service_entries(manifests))
+    return report.items + visibility_findings(manifests, waypoint_service_entries(manifests))
 
 
 def _raw(obj: Obj) -> Any:
@@ -144,7 +144,7 @@ def _scoped(stack: Stack, routing: Routing, report: Report, judged: set[tuple[st
                 continue
             judged.add((service, subset))
             for rule in stack.destination_rules_defining(service, subset):
-                if "*" in rule.scope and not reports_everywhere(rule.manifest):
+                if "*" in rule.scope and not rule.selected and not reports_everywhere(rule.manifest):
                     report.add(rule, "spec.exportTo", _raw(rule),
                                f"the DestinationRule defining egress gateway subset {subset} of {service} is not "
                                f"scoped: {_unscoped(rule)} shows it to every namespace",
@@ -211,19 +211,29 @@ def _gateway_only(stack: Stack, router: Router, api: GatewayApi, rule: Destinati
         return
     what = (f"originating TLS ({'/'.join(modes)}) to {rule.host}" if modes else
             f"for {rule.host} with credentialName {listing(credentials)}")
-    beyond = sorted(rule.scope - {rule.namespace})
+    # A rule with a workloadSelector applies in its own namespace only, whatever exportTo says.
+    beyond = [] if rule.selected else sorted(rule.scope - {rule.namespace})
     if beyond and not ("*" in beyond and reports_everywhere(rule.manifest)):
         shown = "every namespace" if "*" in beyond else listing(beyond)
         report.add(rule, "spec.exportTo", _raw(rule),
                    f"the DestinationRule {what} is exported beyond its namespace, to {shown}: only the egress "
                    "gateway needs it, and sidecars that see it would originate TLS themselves",
                    "set exportTo to ['.'] and keep the rule in the egress gateway's namespace")
-    if homes and rule.namespace not in homes:
+    if homes and rule.namespace not in homes and not _gateway_finds(stack, rule, homes, credentials):
         report.add(rule, "metadata.namespace", rule.namespace,
                    f"the DestinationRule {what} lives in namespace {rule.namespace}, not in the egress gateway's "
                    f"namespace {listing(homes)}: the gateway reads credentials only from its own namespace and "
                    f"does not see it, while it applies to the sidecars in {rule.namespace} instead",
                    f"move it to namespace {homes[0]}, exported to '.' only")
+
+
+def _gateway_finds(stack: Stack, rule: DestinationRule, homes: list[str], credentials: list[str]) -> bool:
+    """Whether the gateway's proxies use ``rule`` where it is, so its namespace is not wrong: istiod's
+    lookup from each gateway namespace finds it (PushContext.destinationRule, push_context.go: the
+    proxy's namespace, then rules exported from the service's namespace, then the root namespace) and
+    it names no credential (a Secret is read from the gateway pod's namespace only, pilot/pkg/xds/sds.go;
+    SIMPLE without credentialName reads none)."""
+    return not credentials and all(rule in stack.destination_rules_for(home, rule.host) for home in homes)
 
 
 RULE = StackRule(

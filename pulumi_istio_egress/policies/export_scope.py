@@ -7,10 +7,14 @@ MUTUAL) or targets an egress gateway Service (host starting ``istio-egressgatewa
 
 This rule owns the fact "this egress object is visible in every namespace" (exportTo unset, empty,
 without namespace names, or with ``*``: ``objects.exported_to``). ``egress-visibility`` asks
-:func:`reports_everywhere` and leaves those objects' scope to this rule, so the fact is reported
+``objects.reports_everywhere`` and leaves those objects' scope to this rule, so the fact is reported
 once; it reports the scope only of the egress objects it finds through the stack and this rule
 cannot recognise alone (a mesh-only VirtualService routing to the gateway, the subset
 DestinationRule of a gateway Service with another name).
+
+A DestinationRule with a ``workloadSelector`` is not asked for exportTo: istiod never exports it past
+its own namespace, whatever exportTo says (``PushContext.setDestinationRules``, push_context.go), and
+applies it to the selected workloads only (``SidecarScope.DestinationRule``, sidecar.go).
 """
 
 from __future__ import annotations
@@ -18,8 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..findings import Finding, Manifest
-from .objects import MESH, destination_rule_tls, exported_to, kind_of, spec, strings
-from .remediations import export_to_private
+from .objects import for_egress_gateway, kind_of, reports_everywhere, spec, strings
 from .rule import Config, ResourceRule
 
 FIX = "set exportTo to '.' and the client namespaces that need it"
@@ -29,38 +32,12 @@ FIX_ORIGINATING = ("set exportTo to ['.'] where the egress gateway originates TL
                    "sidecars originate")
 
 
-def is_egress(manifest: Manifest) -> bool:
-    kind, body = kind_of(manifest), spec(manifest)
-    if kind == "ServiceEntry":
-        return True
-    if kind == "VirtualService":
-        gateways = [g for _, g in strings(body.get("gateways"))]
-        return MESH in gateways and any(g != MESH for g in gateways)
-    if kind == "DestinationRule":
-        return _for_gateway(manifest) or _originates(manifest)
-    return False
-
-
-def _for_gateway(manifest: Manifest) -> bool:
-    host = spec(manifest).get("host")
-    return isinstance(host, str) and "egressgateway" in host
-
-
-def _originates(manifest: Manifest) -> bool:
-    return any(tls.get("mode") in ("SIMPLE", "MUTUAL") for _, tls in destination_rule_tls(manifest))
-
-
-def reports_everywhere(manifest: Manifest) -> bool:
-    """Whether this rule reports ``manifest`` as visible in every namespace."""
-    return is_egress(manifest) and "*" in exported_to(manifest)
-
-
 def check(manifest: Manifest, config: Config) -> Iterator[Finding]:
     if not reports_everywhere(manifest):
         return
     # An originating DestinationRule is the gateway's alone when the gateway originates; the
     # object alone cannot tell that from origination at the sidecar, so the fix names both.
-    originating = kind_of(manifest) == "DestinationRule" and not _for_gateway(manifest)
+    originating = kind_of(manifest) == "DestinationRule" and not for_egress_gateway(manifest)
     raw = spec(manifest).get("exportTo")
     stars = [(i, entry) for i, entry in strings(raw) if entry == "*"]
     for i, entry in stars:
@@ -79,5 +56,5 @@ RULE = ResourceRule(
     severity="medium",
     enforcement="mandatory",
     check=check,
-    remediate=export_to_private,
 )
+"""No remediation: no exportTo value is certain from the object alone (``remediations`` says why)."""

@@ -9,12 +9,10 @@ CRDs this rule judges nothing, and its note says so once per run.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 from ..findings import Finding, Manifest
-from .istio_valid import load_crds
-from .objects import string_list
+from . import istio_valid
 from .rule import Config, ResourceRule
 
 CRDS_ENV = "GATEWAY_API_CRDS"
@@ -28,10 +26,7 @@ def is_gateway_api(manifest: Manifest) -> bool:
 
 def crd_paths(config: Config) -> tuple[str, ...]:
     """CRD files from the rule's config, else from ``$GATEWAY_API_CRDS`` (``os.pathsep``-separated)."""
-    paths = string_list(config, "crdFiles")
-    if not paths and os.environ.get(CRDS_ENV):
-        paths = os.environ[CRDS_ENV].split(os.pathsep)
-    return tuple(paths)
+    return istio_valid.crd_paths(config, CRDS_ENV)
 
 
 def check(manifest: Manifest, config: Config) -> Iterator[Finding]:
@@ -40,11 +35,9 @@ def check(manifest: Manifest, config: Config) -> Iterator[Finding]:
     paths = crd_paths(config)
     if not paths:
         return  # not judged: the note says so
-    try:
-        crds = load_crds(paths)
-    except (OSError, ValueError) as error:
-        yield Finding("", None, f"cannot load the Gateway API CRDs {list(paths)} (relative paths start at the "
-                      f"policy pack directory): {error}", "point crdFiles or $GATEWAY_API_CRDS at readable CRD files")
+    crds = istio_valid.loaded_crds(paths, "Gateway API", CRDS_ENV)
+    if isinstance(crds, Finding):
+        yield crds
         return
     yield from crds.validate(manifest)
 
@@ -69,9 +62,7 @@ RULE = ResourceRule(
     check=check,
     applies=applies,
     note=note,
-    config_schema={"crdFiles": {
-        "type": "array", "items": {"type": "string"}, "default": [],
-        "description": "Gateway API CRD files (e.g. the release's experimental-install.yaml, or `kubectl get crd "
-                       "-o yaml` output) for schema and CEL checks. Unset: $GATEWAY_API_CRDS, else not judged.",
-    }},
+    config_schema=istio_valid.crd_files_config(
+        "Gateway API CRD files (e.g. the release's experimental-install.yaml, or `kubectl get crd -o yaml` output) "
+        "for schema and CEL checks. Unset: $GATEWAY_API_CRDS, else not judged."),
 )

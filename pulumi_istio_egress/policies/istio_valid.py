@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..findings import Finding, Manifest
 from ..names import ISTIO_CRDS_ENV
@@ -27,11 +27,14 @@ CRDS_ENV = ISTIO_CRDS_ENV
 KINDS = ("ServiceEntry", "Gateway", "DestinationRule", "VirtualService", "Sidecar", "AuthorizationPolicy")
 
 
-def crd_paths(config: Config) -> tuple[str, ...]:
-    """CRD files from the rule's config, else from ``$ISTIO_CRDS`` (``os.pathsep``-separated)."""
+# -- the CRD layer, shared with gateway-api-valid (each names its own CRDs and variable) -----------
+
+
+def crd_paths(config: Config, env: str = CRDS_ENV) -> tuple[str, ...]:
+    """CRD files from the rule's config, else from ``$<env>`` (``os.pathsep``-separated; ``$ISTIO_CRDS`` here)."""
     paths = string_list(config, "crdFiles")
-    if not paths and os.environ.get(CRDS_ENV):
-        paths = os.environ[CRDS_ENV].split(os.pathsep)
+    if not paths and os.environ.get(env):
+        paths = os.environ[env].split(os.pathsep)
     return tuple(paths)
 
 
@@ -43,18 +46,30 @@ def load_crds(paths: Sequence[str]) -> CrdSet:
     return CrdSet.load(*paths)
 
 
+def loaded_crds(paths: Sequence[str], what: str, env: str) -> CrdSet | Finding:
+    """The CRD set, or the finding that says why ``what`` CRDs (``Istio``, ``Gateway API``) did not load."""
+    try:
+        return load_crds(paths)
+    except (OSError, ValueError) as error:
+        return Finding("", None, f"cannot load the {what} CRDs {list(paths)} (relative paths start at the policy "
+                       f"pack directory): {error}", f"point crdFiles or ${env} at readable CRD files")
+
+
+def crd_files_config(description: str) -> dict[str, Any]:
+    """The ``crdFiles`` config schema of a rule with a CRD layer."""
+    return {"crdFiles": {"type": "array", "items": {"type": "string"}, "default": [], "description": description}}
+
+
 def check(manifest: Manifest, config: Config) -> Iterator[Finding]:
     if kind_of(manifest) not in KINDS:
         return
     findings = list(webhook_findings(manifest))
     paths = crd_paths(config)
     if paths:
-        try:
-            crds = load_crds(paths)
-        except (OSError, ValueError) as error:
+        crds = loaded_crds(paths, "Istio", CRDS_ENV)
+        if isinstance(crds, Finding):
             yield from findings
-            yield Finding("", None, f"cannot load the Istio CRDs {list(paths)} (relative paths start at the policy "
-                          f"pack directory): {error}", "point crdFiles or $ISTIO_CRDS at readable CRD files")
+            yield crds
             return
         findings = one_per_value(findings, crds.validate(manifest))
     yield from findings
@@ -93,9 +108,6 @@ RULE = ResourceRule(
     check=check,
     applies=applies,
     note=note,
-    config_schema={"crdFiles": {
-        "type": "array", "items": {"type": "string"}, "default": [],
-        "description": "Istio CRD files (e.g. `kubectl get crd -o yaml` output) for schema and CEL checks. "
-                       "Unset: $ISTIO_CRDS, else only the webhook rules run.",
-    }},
+    config_schema=crd_files_config("Istio CRD files (e.g. `kubectl get crd -o yaml` output) for schema and CEL "
+                                   "checks. Unset: $ISTIO_CRDS, else only the webhook rules run."),
 )

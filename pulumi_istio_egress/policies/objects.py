@@ -144,6 +144,38 @@ def exported_to(manifest: Manifest) -> frozenset[str]:
     return frozenset(own if entry == "." else entry for entry in entries)
 
 
+def is_egress(manifest: Manifest) -> bool:
+    """Whether ``export-to-scoped`` recognises ``manifest`` as an egress object on its own: every
+    ServiceEntry, a VirtualService bound to ``mesh`` and a Gateway, a DestinationRule for an
+    ``*egressgateway*`` host or originating TLS (SIMPLE or MUTUAL)."""
+    kind, body = kind_of(manifest), spec(manifest)
+    if kind == "ServiceEntry":
+        return True
+    if kind == "VirtualService":
+        gateways = [g for _, g in strings(body.get("gateways"))]
+        return MESH in gateways and any(g != MESH for g in gateways)
+    if kind == "DestinationRule":
+        return for_egress_gateway(manifest) or any(
+            tls.get("mode") in ("SIMPLE", "MUTUAL") for _, tls in destination_rule_tls(manifest))
+    return False
+
+
+def for_egress_gateway(manifest: Manifest) -> bool:
+    host = spec(manifest).get("host")
+    return isinstance(host, str) and "egressgateway" in host
+
+
+def reports_everywhere(manifest: Manifest) -> bool:
+    """Whether ``export-to-scoped`` reports ``manifest`` as visible in every namespace (the rule owns
+    that fact; ``egress-visibility`` asks here so the fact is reported once). A DestinationRule with
+    a ``workloadSelector`` is not: istiod applies it only in its own namespace whatever exportTo
+    says (PushContext.setDestinationRules, push_context.go; SidecarScope.DestinationRule picks
+    selector rules by the proxy's labels, sidecar.go)."""
+    if kind_of(manifest) == "DestinationRule" and spec(manifest).get("workloadSelector") is not None:
+        return False
+    return is_egress(manifest) and "*" in exported_to(manifest)
+
+
 def visible_in(scope: frozenset[str], namespace: str) -> bool:
     """Whether an ``exported_to`` scope includes ``namespace``."""
     return "*" in scope or namespace in scope
@@ -195,34 +227,16 @@ WAYPOINT_LABEL = "istio.io/use-waypoint"
 
 
 def unmodelled_service_entries(manifests: Any) -> set[tuple[str, str]]:
-    """(namespace, name) of ServiceEntries whose egress runs in a flavour the stack rules do not model
-    yet, so they are not judged (never called a bypass): ambient (the entry carries
-    ``istio.io/use-waypoint`` other than ``none``, or carries none and its Namespace in the stack
-    does, as ``waypoints.Waypoints.binding`` reads it: a waypoint, not a sidecar route, carries its
-    traffic; the waypoint rules judge it) and the Gateway API
-    (a ``gateway.networking.k8s.io`` route names the entry in ``parentRefs``, the mesh leg of Istio's
-    Gateway API egress task, or an exact listener hostname of a Gateway API Gateway is its host and
-    no VirtualService names it: the gateway's own copy, or an entry whose mesh leg names another
-    parent). Teaching a rule
-    a flavour means taking it out of here: the Gateway API ones are ``routing_gateway_api``'s
-    (:func:`gateway_api_service_entries`)."""
-    return ambient_service_entries(manifests) | gateway_api_service_entries(manifests)
-
-
-def ambient_service_entries(manifests: Any) -> set[tuple[str, str]]:
-    """(namespace, name) of the ServiceEntries a waypoint carries (see :func:`unmodelled_service_entries`)."""
-    found: set[tuple[str, str]] = set()
-    items = [m for m in manifests if isinstance(m, dict)] if isinstance(manifests, (list, tuple)) else []
-    # Without a label of its own, an entry takes its Namespace's (fetchWaypointForTarget).
-    enrolled = {meta(m, "name") for m in items if (m.get("apiVersion"), m.get("kind")) == ("v1", "Namespace")
-                and _waypoint_label(m) not in (None, "none")}
-    for m in items:
-        if kind_of(m) == "ServiceEntry":
-            # "none" opts the entry out of waypoints (GetUseWaypoint, pilot/pkg/serviceregistry/ambient).
-            own = _waypoint_label(m)
-            if own not in (None, "none") or (own is None and meta(m, "namespace") in enrolled):
-                found.add((meta(m, "namespace"), meta(m, "name")))
-    return found
+    """(namespace, name) of ServiceEntries whose egress runs in a flavour the classic stack model
+    does not read, so the classic rules do not judge them (never called a bypass): ambient (the entry
+    carries ``istio.io/use-waypoint`` other than ``none``, or carries none and its Namespace in the
+    stack does, as ``waypoints.Waypoints.binding`` reads it: a waypoint, not a sidecar route, carries
+    its traffic; the waypoint rules judge it) and the Gateway API (a ``gateway.networking.k8s.io``
+    route names the entry in ``parentRefs``, the mesh leg of Istio's Gateway API egress task, or an
+    exact listener hostname of a Gateway API Gateway is its host and no VirtualService names it: the
+    gateway's own copy, or an entry whose mesh leg names another parent; ``routing_gateway_api``
+    judges those: :func:`gateway_api_service_entries`)."""
+    return waypoint_service_entries(manifests) | gateway_api_service_entries(manifests)
 
 
 def gateway_api_service_entries(manifests: Any) -> set[tuple[str, str]]:
@@ -252,6 +266,23 @@ def gateway_api_service_entries(manifests: Any) -> set[tuple[str, str]]:
         hosts = {host_key(h) for _, h in strings(spec(m).get("hosts"))} if kind_of(m) == "ServiceEntry" else set()
         if hosts & listened and not hosts & classic:
             found.add((meta(m, "namespace"), meta(m, "name")))
+    return found
+
+
+def waypoint_service_entries(manifests: Any) -> set[tuple[str, str]]:
+    """(namespace, name) of the ServiceEntries a waypoint carries (ambient): the entry's own
+    ``istio.io/use-waypoint`` other than ``none``, or none of its own and its Namespace's in the stack."""
+    found: set[tuple[str, str]] = set()
+    items = [m for m in manifests if isinstance(m, dict)] if isinstance(manifests, (list, tuple)) else []
+    # Without a label of its own, an entry takes its Namespace's (fetchWaypointForTarget).
+    enrolled = {meta(m, "name") for m in items if (m.get("apiVersion"), m.get("kind")) == ("v1", "Namespace")
+                and _waypoint_label(m) not in (None, "none")}
+    for m in items:
+        if kind_of(m) == "ServiceEntry":
+            # "none" opts the entry out of waypoints (GetUseWaypoint, pilot/pkg/serviceregistry/ambient).
+            own = _waypoint_label(m)
+            if own not in (None, "none") or (own is None and meta(m, "namespace") in enrolled):
+                found.add((meta(m, "namespace"), meta(m, "name")))
     return found
 
 

@@ -153,7 +153,7 @@ def _remediation(rule: ResourceRule) -> Callable[[ResourceValidationArgs], Mappi
     def remediate(args: ResourceValidationArgs) -> Mapping[str, Any] | None:
         if not args.resource_type.startswith("kubernetes:"):
             return None
-        props = _remediate_props(args.props)
+        props = sdk.remediation_props(args.props)
         if not isinstance(props, dict):
             return None
         manifest, unknown = to_manifest(args.resource_type, props)
@@ -178,24 +178,6 @@ def _remediation(rule: ResourceRule) -> Callable[[ResourceValidationArgs], Mappi
         return {key: value for key, value in fixed.items() if key in props or manifest.get(key) != value}
 
     return remediate
-
-
-def _remediate_props(value: Any) -> Any:
-    """Plain dicts and lists from the properties pulumi-policy hands a remediation.
-
-    Remediate wraps them in ``secrets_preserving_proxy`` (``pulumi_policy/secret.py``), which reads
-    secret values as plain ones; returning those would write a secret back unencrypted. So, as
-    ``sdk.unwrap`` does for Analyze's proxies, read the containers behind the proxies
-    (``proxy["__target"]``), where secrets are still ``pulumi_policy.Secret``: a rule sees a Secret
-    as a value it does not understand, and the returned properties carry it as it came."""
-    if isinstance(value, Mapping):
-        target = value["__target"] if type(value).__module__.startswith("pulumi_policy") else value
-        return {str(key): _remediate_props(item) for key, item in target.items()}
-    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
-        proxy: Any = value  # pulumi-policy's list proxies take the key "__target" too
-        target = proxy["__target"] if type(value).__module__.startswith("pulumi_policy") else value
-        return [_remediate_props(item) for item in target]
-    return value
 
 
 def _metadata(rule: ResourceRule | StackRule) -> dict[str, Any]:

@@ -6,9 +6,19 @@ pack runs a remediation only where its rule finds fault (``ResourceRule.remediat
 when the pack's config puts that rule at ``enforcementLevel: remediate``.
 
 A resource remediation sees one object (pulumi-policy's Remediate call carries one resource), so
-"certain" means certain whatever else the mesh holds. That rules out most ``exportTo`` values:
-which namespaces need a ServiceEntry, an egress VirtualService or a gateway-subset
-DestinationRule is a fact about the clients, not about the object.
+"certain" means certain whatever else the mesh holds. That rules out every ``exportTo`` value
+``export-to-scoped`` could write, so it has no remediation:
+
+- which namespaces need a ServiceEntry, an egress VirtualService or a gateway-subset
+  DestinationRule is a fact about the clients, not about the object;
+- a DestinationRule without ``workloadSelector`` is used by proxies of other namespaces whenever
+  its namespace is the service's or the root namespace (``PushContext.destinationRule``,
+  pilot/pkg/model/push_context.go), and even where no other namespace can find it, narrowing its
+  exportTo changes which rules istiod merges with it in its own namespace (``mergeDestinationRule``,
+  pilot/pkg/model/destination_rule.go, merges only rules with equal exportTo);
+- the one value that was certain, ``["."]`` on a DestinationRule with a ``workloadSelector``
+  (istiod never exports such a rule: ``PushContext.setDestinationRules``), is no longer a finding:
+  the rule does not ask such a rule for exportTo at all.
 """
 
 from __future__ import annotations
@@ -17,10 +27,8 @@ import copy
 
 from ..findings import Manifest
 from ..webhook import webhook_findings
-from .objects import is_external_service_entry, kind_of, spec
+from .objects import is_external_service_entry, spec
 from .rule import Config
-
-PRIVATE = "."
 
 
 def _accepted(fixed: Manifest, original: Manifest) -> Manifest | None:
@@ -37,38 +45,6 @@ def _with_spec(manifest: Manifest, key: str, value: object) -> Manifest:
     fixed = copy.deepcopy(manifest)
     fixed["spec"][key] = value
     return fixed
-
-
-def export_to_private(manifest: Manifest, config: Config) -> Manifest | None:
-    """``exportTo: ["."]`` for a DestinationRule with a ``workloadSelector`` whose ``exportTo`` is
-    unset, empty or holds ``*``.
-
-    Certain because istiod never exports such a rule past its own namespace, whatever ``exportTo``
-    says (``PushContext.setDestinationRules``, pilot/pkg/model/push_context.go: "destination rules
-    with workloadSelector should not be exported to other namespaces", the export set becomes
-    ``{.}``): the fix writes down what Istio already does, and no proxy's configuration changes.
-    That is how an origination DestinationRule says that only the gateway uses it (a
-    ``workloadSelector`` on the gateway's pods).
-
-    Not certain, so no remediation, for everything else the rule judges: a DestinationRule without
-    a selector is used by proxies of other namespaces whenever its namespace is the service's or
-    the root namespace (``PushContext.destinationRule``: proxy namespace, then the service's
-    namespace, then the root namespace), and only the whole mesh says whether some client relies on
-    that; ServiceEntries and egress VirtualServices need the client namespaces, which the object
-    does not name. ``exportTo`` entries that are not strings are not understood, so not touched.
-    """
-    if kind_of(manifest) != "DestinationRule":
-        return None
-    body = spec(manifest)
-    if not isinstance(body.get("workloadSelector"), dict):
-        return None
-    export_to = body.get("exportTo")
-    if export_to is not None:
-        if not isinstance(export_to, list) or not all(isinstance(entry, str) for entry in export_to):
-            return None
-        if export_to and "*" not in export_to:
-            return None  # already scoped: nothing for this remediation to do
-    return _accepted(_with_spec(manifest, "exportTo", [PRIVATE]), manifest)
 
 
 _PINS = ("addresses", "endpoints", "workloadSelector")

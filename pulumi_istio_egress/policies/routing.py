@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
 from ..findings import Manifest
+from .gateway_ports import PortMismatch, gateway_match_mismatches, mesh_leg_mismatches, served_ports
 from .objects import (
     MESH,
     destination_rule_tls,
@@ -206,7 +207,7 @@ def client_namespaces(entry: Obj, routing: Routing) -> frozenset[str]:
 # --- where a path breaks -------------------------------------------------------------------------
 
 BreakKind = Literal["no-mesh-route", "bypass", "unrouted-port", "unseen-by-clients", "no-gateway",
-                    "no-gateway-route"]
+                    "no-gateway-route", "gateway-port"]
 
 
 @dataclass(frozen=True)
@@ -217,7 +218,9 @@ class Break:
     """``no-mesh-route``: no mesh route at all; ``bypass``: a mesh route goes elsewhere
     (``Routing.bypassing``); ``unrouted-port``: no mesh route takes ``port``; ``unseen-by-clients``:
     the mesh route is not visible in ``clients``; ``no-gateway``: no Gateway serves the host;
-    ``no-gateway-route``: no VirtualService bound to such a Gateway routes it on to the host."""
+    ``no-gateway-route``: no VirtualService bound to such a Gateway routes it on to the host;
+    ``gateway-port``: a route's port is not one the Gateway serves the host on (:mod:`.gateway_ports`,
+    reported by ``egress-references-resolve`` on the VirtualService, never by ``breaks``)."""
     port: int | None = None
     """The ServiceEntry port it breaks; None: every port of the host."""
     index: int | None = None
@@ -343,8 +346,9 @@ def _sidecar_path(stack: Stack, entry: Obj, routing: Routing, port: int | None, 
     # The mesh route that takes the port; for a broken path, any mesh route says what the app sends.
     mesh = next((r for r in routing.to_gateway if r.takes(port)), next(iter(routing.mesh_routes), None))
     app = mesh.section if mesh is not None else ""
+    ported = [Break("gateway-port", port=port)] if routing.gateway_legs and _port_broken(routing, mesh, port) else []
     base = Path(host=host, port=port, entry=entry.ref, flavour="sidecar", via=None, app=app,
-                target_port=port, breaks=tuple(b for b in broken if b.hits(port)))
+                target_port=port, breaks=tuple(b for b in [*broken, *ported] if b.hits(port)))
     if not routing.gateway_legs:
         return base
     gateway_vs, gateway = routing.gateway_legs[0]
@@ -361,6 +365,30 @@ def _sidecar_path(stack: Stack, entry: Obj, routing: Routing, port: int | None, 
         and (mode in PASSING_THROUGH or (app == "tls" and not mode and protocol == "TLS")),
         origination=origination, target_port=_host_port(gateway_vs, gateway, host) or port, breaks=base.breaks,
     )
+
+
+def port_mismatches(stack: Stack, routing: Routing) -> list[PortMismatch]:
+    """The routes of an egress host whose port is not one its Gateway serves it on; judged for a
+    MESH_EXTERNAL host or one a gateway leg sends on to itself (an ingress route's mesh leg to an
+    app is no egress)."""
+    if not (stack.is_external(routing.host) or routing.gateway_legs):
+        return []
+    mesh = [(r.vs, r.destination.path, r.destination.host, r.destination.port, r.ports) for r in routing.to_gateway]
+    return [*mesh_leg_mismatches(routing.host, mesh, routing.gateways),
+            *gateway_match_mismatches(routing.host, routing.gateway_legs)]
+
+
+def _port_broken(routing: Routing, mesh: MeshRoute | None, port: int | None) -> bool:
+    """Whether the gateway does not take ``port``'s traffic: its mesh route goes to a gateway port
+    with no server for the host, or no gateway-bound rule for the host applies on a served port."""
+    served = served_ports(routing.gateways, routing.host)
+    if mesh is not None and mesh.bypass is None and mesh.destination.port is not None and served \
+            and mesh.destination.port not in served:
+        return True
+    dead = gateway_match_mismatches(routing.host, routing.gateway_legs)
+    live = [(vs, rule) for vs, gw in routing.gateway_legs for rule in vs.rules if rule.applies(gw.ref, routing.host)]
+    return bool(dead) and all(any(m.vs is vs and m.path.startswith(rule.path + ".") for m in dead)
+                              for vs, rule in live)
 
 
 def _server(gateway: Gateway, host: str) -> dict[str, Any] | None:

@@ -4,7 +4,8 @@ pulumi-policy hands a policy its resource properties wrapped in ``_DictProxy``/`
 objects (``pulumi_policy/proxy.py``) that raise ``UnknownValueError`` when a value unknown during
 preview is read. The proxies are built eagerly, one per container, and reading them item by item
 costs a Python call and an exception check per value. We read the plain containers behind them
-(``proxy["__target"]``) and recognise unknown values by the SDK's sentinel strings.
+(``proxy["__target"]``) and recognise unknown values by the SDK's sentinel strings. Remediate
+wraps its properties in other proxies (``pulumi_policy/secret.py``), read the same way.
 
 Checked against pulumi-policy 1.20 and 1.21 (the range ``pyproject.toml`` allows); ``SDK_CHECKED``
 says so, and ``tests/test_sdk_internals.py`` fails loudly when an upgrade changes any of it.
@@ -21,6 +22,7 @@ from ..extras import requires_extra
 with requires_extra("the istio-egress policy pack"):
     from pulumi_policy import policy as _policy
     from pulumi_policy import proxy as _proxy
+    from pulumi_policy import secret as _secret
     from pulumi_policy.proxy import UnknownValueError
 
 SDK_CHECKED = ">=1.20,<2"
@@ -28,6 +30,9 @@ SDK_CHECKED = ">=1.20,<2"
 
 _DICT = _proxy._DictProxy
 _LIST = _proxy._ListProxy
+_SECRETS_DICT = _secret._DictSecretsProxy
+_SECRETS_LIST = _secret._ListSecretsProxy
+_PROXIES = frozenset({_DICT, _LIST, _SECRETS_DICT, _SECRETS_LIST})
 UNKNOWN_SENTINELS: frozenset[str] = frozenset({
     _proxy.UNKNOWN_BOOLEAN_VALUE, _proxy.UNKNOWN_NUMBER_VALUE, _proxy.UNKNOWN_STRING_VALUE,
     _proxy.UNKNOWN_ARRAY_VALUE, _proxy.UNKNOWN_ASSET_VALUE, _proxy.UNKNOWN_ARCHIVE_VALUE,
@@ -61,6 +66,26 @@ def unwrap(value: Any) -> tuple[Any, bool]:
         return item
 
     return walk(value), unknown
+
+
+def remediation_props(value: Any) -> Any:
+    """Plain dicts and lists from the properties pulumi-policy hands a remediation.
+
+    Remediate wraps them in ``secrets_preserving_proxy`` (``pulumi_policy/secret.py``), which reads
+    secret values as plain ones; returning those would write a secret back unencrypted. So, as
+    :func:`unwrap` does for Analyze's proxies, read the containers behind both layers of proxies
+    (``proxy["__target"]``; ``unknown_checking_proxy`` around ``secrets_preserving_proxy``), where
+    secrets are still ``pulumi_policy.Secret``: a rule sees a Secret as a value it does not
+    understand, and the returned properties carry it as it came."""
+    kind = type(value)
+    while kind in _PROXIES:  # Remediate's: the unknown-checking proxy around the secrets proxy
+        value = value["__target"]
+        kind = type(value)
+    if kind is dict:
+        return {str(key): remediation_props(item) for key, item in value.items()}
+    if kind is list:
+        return [remediation_props(item) for item in value]
+    return value
 
 
 def blank_unknowns(plain: Any, path: str = "") -> list[tuple[str, str]]:
@@ -133,6 +158,7 @@ __all__ = [
     "blank_unknowns",
     "is_unknown",
     "raise_unknown",
+    "remediation_props",
     "tune_gc",
     "unwrap",
 ]

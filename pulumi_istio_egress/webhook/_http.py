@@ -44,13 +44,8 @@ def check_destination(r: Report, destination: Mapping[str, Any], path: str) -> N
                 "Route to a named host, e.g. the ServiceEntry host or the egress gateway service",
             )
     subset = r.string(destination, "subset", path)
-    if subset and not label_ok(subset):
-        r.add(
-            sub(path, "subset"),
-            subset,
-            f"subset name is invalid: {subset}",
-            "Use the name of a DestinationRule subset (lower-case letters, digits and '-')",
-        )
+    _check_label(r, subset, sub(path, "subset"), f"subset name is invalid: {subset}",
+                 "Use the name of a DestinationRule subset (lower-case letters, digits and '-')")
     port = r.obj(destination, "port", path)
     if port is not None:
         number = r.integer(port, "number", sub(path, "port")) or 0
@@ -189,13 +184,8 @@ def _check_matches(r: Report, route: Mapping[str, Any], path: str) -> None:
         check_labels(r, match, "sourceLabels", where)
         check_gateway_names(r, r.strs(match, "gateways", where), sub(where, "gateways"))
         source_ns = r.text(match, "sourceNamespace", where)
-        if source_ns and not label_ok(source_ns):
-            r.add(
-                sub(where, "sourceNamespace"),
-                source_ns,
-                f"sourceNamespace match {source_ns} is invalid",
-                "Use a namespace name",
-            )
+        _check_label(r, source_ns, sub(where, "sourceNamespace"), f"sourceNamespace match {source_ns} is invalid",
+                     "Use a namespace name")
 
 
 def _check_string_match(
@@ -390,3 +380,7 @@ def check_route_destinations(
         )
 
 
+def _check_label(r: Report, value: str | None, path: str, message: str, fix: str) -> None:
+    """A subset name or a namespace: istiod's ``labels.IsDNS1123Label`` when set."""
+    if value and not label_ok(value):
+        r.add(path, value, message, fix)

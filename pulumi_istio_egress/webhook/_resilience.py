@@ -88,9 +88,8 @@ def check_fault(r: Report, fault: Mapping[str, Any] | None, path: str) -> None:
 
 
 def _check_status(r: Report, parent: Mapping[str, Any], key: str, path: str) -> None:
-    status = r.integer(parent, key, path)
-    if status is not None and not 200 <= status <= 600:
-        r.add(sub(path, key), status, f"HTTP status {status} is not in range 200-599", "Use a status from 200 to 599")
+    r.integer_in(parent, key, path, (200, 600), "HTTP status {} is not in range 200-599",
+                 "Use a status from 200 to 599")
 
 
 def check_retries(r: Report, retries: Mapping[str, Any] | None, path: str) -> None:

@@ -279,35 +279,23 @@ def check_export_to(
             )
         else:
             seen.add(key)
+    # Whole-list conflicts, in istiod's order, each reported against every entry.
+    conflicts: list[tuple[str, str]] = []
     if dr_with_selector and seen:
         if ns not in seen:
-            r.add(
-                where,
-                [e for _, e in entries],
-                "destination rule with workload selector cannot have exportTo beyond current namespace",
-                "Set exportTo to ['.'] or remove it",
-            )
+            conflicts.append(("destination rule with workload selector cannot have exportTo beyond current namespace",
+                              "Set exportTo to ['.'] or remove it"))
         elif len(seen) > 1:
-            r.add(
-                where,
-                [e for _, e in entries],
-                "destination rule with workload selector cannot have multiple entries in exportTo",
-                "Set exportTo to ['.'] or remove it",
-            )
+            conflicts.append(("destination rule with workload selector cannot have multiple entries in exportTo",
+                              "Set exportTo to ['.'] or remove it"))
     if _PUBLIC in seen and len(entries) > 1:
-        r.add(
-            where,
-            [e for _, e in entries],
-            "cannot have both public (*) and non-public exportTo values for a resource",
-            "Use exportTo ['*'] alone, or list only the namespaces",
-        )
+        conflicts.append(("cannot have both public (*) and non-public exportTo values for a resource",
+                          "Use exportTo ['*'] alone, or list only the namespaces"))
     if _NONE in seen and len(entries) > 1:
-        r.add(
-            where,
-            [e for _, e in entries],
-            "cannot export service entry to no one (~) and someone",
-            "Use exportTo ['~'] alone, or list only the namespaces",
-        )
+        conflicts.append(("cannot export service entry to no one (~) and someone",
+                          "Use exportTo ['~'] alone, or list only the namespaces"))
+    for message, fix in conflicts:
+        r.add(where, [e for _, e in entries], message, fix)
 
 
 # -- hosts in `namespace/host` form (Gateway servers, Sidecar egress) -----------------------------

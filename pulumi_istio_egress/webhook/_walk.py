@@ -133,6 +133,15 @@ class Report:
             self.wrong_type(sub(path, key), value, "integer")
         return number
 
+    def integer_in(
+        self, parent: Mapping[str, Any] | None, key: str, path: str, bounds: tuple[int, int], message: str, fix: str
+    ) -> None:
+        """An integer field that, when set, must lie within ``bounds`` (inclusive); ``message``'s
+        ``{}`` shows the value."""
+        value = self.integer(parent, key, path)
+        if value is not None and not bounds[0] <= value <= bounds[1]:
+            self.add(sub(path, key), value, message.format(value), fix)
+
     def number(self, parent: Mapping[str, Any] | None, key: str, path: str) -> float | None:
         value = _get(parent, key)
         if value is None:

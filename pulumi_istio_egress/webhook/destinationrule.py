@@ -119,9 +119,7 @@ def _check_policy_settings(r: Report, policy: Mapping[str, Any], path: str) -> N
 
 
 def _check_percent(r: Report, parent: Mapping[str, Any], key: str, path: str) -> None:
-    value = r.integer(parent, key, path)
-    if value is not None and not 0 <= value <= 100:
-        r.add(sub(path, key), value, f"percentage {value} is not in range 0..100", "Use a percentage from 0 to 100")
+    r.integer_in(parent, key, path, (0, 100), "percentage {} is not in range 0..100", "Use a percentage from 0 to 100")
 
 
 def _check_outlier(r: Report, outlier: Mapping[str, Any] | None, path: str) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 from pulumi.output import Unknown
 from pulumi.runtime import rpc as pulumi_rpc
 
+from ...jsontypes import whole_number
 from ..redaction import Secret, reveal
 from .engine import HELM_RELEASE_TYPE, Monitor, Registration, run_program
 from .errors import RenderError
@@ -106,7 +107,8 @@ def _plain(value: Any, where: str, path: str) -> Any:
             # kubectl sends JSON, which has no NaN or infinity: it would refuse the file.
             raise RenderError(f"{where}: {path} is {value}, which Kubernetes' JSON cannot carry")
         # Mocks pass numbers through protobuf doubles: 443 comes back as 443.0.
-        return int(value) if value.is_integer() else value
+        whole = whole_number(value)
+        return value if whole is None else whole
     if isinstance(value, (str, int)):  # bool is an int
         return value
     if isinstance(value, Unknown) or value == pulumi_rpc.UNKNOWN:

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from ..kubeyaml import resolve_plain as _resolve_plain
+from ..kubeyaml_scalars import resolve_plain as _resolve_plain
 from ..redaction import redact, reveal
 from .objects import object_identity
 
