@@ -115,3 +115,33 @@ def test_the_parser_rejects_what_the_old_diagram_wrote() -> None:
     code, error = parse(two)
     assert code == 1
     assert error == "Parse error on line 4:"
+
+
+GATEWAY_API_DOCS = Path(__file__).parent / "fixtures" / "istio-docs" / "gateway-api"
+
+
+def _docs(name: str) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all((GATEWAY_API_DOCS / name).read_text()) if d]
+
+
+# Gateway API routes, drawn from routing_gateway_api's paths: what works is drawn, a port that
+# bypasses the gateway (443 in the origination task) or a broken leg is not.
+GATEWAY_API_DIAGRAMS = {
+    "tls-passthrough.yaml": [route(0, "edition.cnn.com:443", "default/cnn-egress", (
+        "TLS from the app (SNI edition.cnn.com)", "app's TLS, routed by SNI", "app's TLS passed through"))],
+    "tls-origination.yaml": [route(0, "edition.cnn.com:443", "default/cnn-egress", (
+        "HTTP from the app", "mTLS (ISTIO_MUTUAL)", "TLS originated at the gateway (SIMPLE)"))],
+    "http-port-80.yaml": [route(0, "edition.cnn.com:80", "default/cnn-egress", (
+        "HTTP from the app", "plain HTTP, unencrypted", "plain HTTP, unencrypted"))],
+}
+
+
+@pytest.mark.parametrize("name", sorted(GATEWAY_API_DIAGRAMS))
+def test_gateway_api_routes_are_drawn_from_the_same_model(name: str) -> None:
+    assert parse(mermaid(_docs(name))) == (0, diagram(GATEWAY_API_DIAGRAMS[name]))
+
+
+@pytest.mark.parametrize("name", ["broken-missing-gateway-leg.yaml", "broken-missing-parent.yaml",
+                                  "broken-wrong-port.yaml"])
+def test_broken_gateway_api_routes_are_not_drawn(name: str) -> None:
+    assert mermaid(_docs(name)) == ""

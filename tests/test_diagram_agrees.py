@@ -16,9 +16,11 @@ draws no broken path; a broken one is absent).
 *Agree* means, per fixture:
 
 1. no drawn key is flagged (the diagram never shows as working what the rule calls broken), and
-2. the diagram draws exactly the sidecar paths routing knows (``routing.sidecar_paths``: each
-   host:port of each judged MESH_EXTERNAL ServiceEntry some client namespace sees) less the
-   flagged ones, so every flagged path is absent and nothing unflagged is left out.
+2. the diagram draws exactly the sidecar paths routing knows (``routing.sidecar_paths`` and
+   ``routing_gateway_api.gateway_api_paths``: each host:port of each judged MESH_EXTERNAL
+   ServiceEntry some client namespace sees) less the flagged ones (a finding on a Gateway API mesh
+   route flags the ports of the ServiceEntries it names), so every flagged path is absent and
+   nothing unflagged is left out.
 
 Ambient (waypoint) paths come from ``routing_ambient.waypoint_paths``, the same model: the diagram
 draws exactly its working paths, and none of them is flagged, neither by ``egress-via-gateway``
@@ -37,9 +39,10 @@ import yaml
 
 from pulumi_istio_egress.cli.diagram import routes
 from pulumi_istio_egress.policies import egress_references, egress_via_gateway, waypoint_binding
-from pulumi_istio_egress.policies.objects import dicts, host_key, port_number, spec, strings
+from pulumi_istio_egress.policies.objects import dicts, host_key, port_number, spec, strings, waypoint_service_entries
 from pulumi_istio_egress.policies.routing import sidecar_paths
 from pulumi_istio_egress.policies.routing_ambient import waypoint_paths
+from pulumi_istio_egress.policies.routing_gateway_api import gateway_api_paths
 from pulumi_istio_egress.policies.stack import Stack
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -62,6 +65,25 @@ def unbound(manifests: list[dict[str, Any]]) -> set[Key]:
             for n in [port_number(p.get("number")) for _, p in dicts(spec(m).get("ports"))] or [None]}
 
 
+def known_paths(manifests: list[dict[str, Any]]) -> set[Key]:
+    """Every host:port a flavour answers for: the sidecar flavour's and the Gateway API flavour's."""
+    answers = [*sidecar_paths(Stack(manifests), manifests),
+               *gateway_api_paths(manifests, waypoint_service_entries(manifests))]
+    return {(p.host, p.port) for p in answers}
+
+
+def _route_keys(manifests: list[dict[str, Any]], route: dict[str, Any]) -> set[Key]:
+    """A finding on a Gateway API mesh route flags the host:ports of the ServiceEntries it names."""
+    found: set[Key] = set()
+    for _, parent in dicts(spec(route).get("parentRefs")):
+        for entry in manifests:
+            if entry.get("kind") == "ServiceEntry" and entry["metadata"]["name"] == parent.get("name"):
+                ports = [n for _, p in dicts(spec(entry).get("ports")) if (n := port_number(p.get("number")))]
+                found |= {(host_key(h), parent.get("port", n)) for _, h in strings(spec(entry).get("hosts"))
+                          for n in ports}
+    return found
+
+
 PORT_FINDING = re.compile(r"spec\.(http|tls|tcp)\[\d+\]\.(route\[\d+\]\.destination\.port\.number|match\[\d+\]\.port)")
 
 
@@ -69,12 +91,15 @@ def flagged(manifests: list[dict[str, Any]]) -> set[Key]:
     found: set[Key] = set()
     # egress-references-resolve's port findings (a route's port the Gateway does not serve the host
     # on: policies/gateway_ports.py) are on the VirtualService: they flag its hosts on every port.
-    known = {(p.host, p.port) for p in sidecar_paths(Stack(manifests), manifests)}
+    known = known_paths(manifests)
     for manifest, finding in egress_references.check(manifests, {}):
         if PORT_FINDING.fullmatch(finding.path):
             hosts = {host_key(h) for _, h in strings(spec(manifest).get("hosts"))}
             found |= {key for key in known if key[0] in hosts}
     for manifest, finding in egress_via_gateway.check(manifests, {}):
+        if manifest.get("kind") in ("HTTPRoute", "TLSRoute", "TCPRoute", "GRPCRoute"):
+            found |= _route_keys(manifests, manifest)
+            continue
         if manifest.get("kind") != "ServiceEntry":
             continue  # a Service host or an ExternalName Service: no ServiceEntry, so no path routing draws
         hosts = [host_key(h) for _, h in strings(spec(manifest).get("hosts"))]
@@ -93,7 +118,7 @@ def test_the_diagram_draws_exactly_the_paths_the_rule_does_not_flag(path: Path) 
     manifests = load(path)
     drawn = [p.key for p in routes(manifests)]
     bad = flagged(manifests)
-    known = {(p.host, p.port) for p in sidecar_paths(Stack(manifests), manifests)}
+    known = known_paths(manifests)
     assert sorted(set(drawn) & bad, key=str) == []
     assert sorted({p.key for p in routes(manifests) if p.proxy == "sidecar"}, key=str) == sorted(known - bad, key=str)
     ambient = [p.key for p in routes(manifests) if p.proxy == "ztunnel"]
@@ -115,6 +140,5 @@ def test_the_ambient_fixtures_draw_and_leave_out() -> None:
 def test_the_fixtures_hold_both_kinds() -> None:
     # Not vacuous: some fixtures draw paths, some have paths the rule flags and the diagram leaves out.
     drawn = sum(bool(routes(load(p))) for p in FILES)
-    left_out = sum(bool(flagged(load(p)) & {(a.host, a.port) for a in sidecar_paths(Stack(load(p)), load(p))})
-                   for p in FILES)
+    left_out = sum(bool(flagged(load(p)) & known_paths(load(p))) for p in FILES)
     assert (drawn > 5, left_out > 5) == (True, True)

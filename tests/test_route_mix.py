@@ -159,7 +159,7 @@ MIXES: dict[str, list[Manifest]] = {
     "gateway-api-every-mode": routes(GATEWAY_API),
     "ambient-every-mode-one-waypoint": routes(AMBIENT),
     "every-flavour-beside-user-objects": routes(SIDECAR, GATEWAY_API, AMBIENT) + USER_OBJECTS,
-    # The same without the Gateway API origination routes, whose verdict is wrong today (WRONG_MANDATORY).
+    # The same without the Gateway API origination routes.
     "every-flavour-app-tls-gateway-api": routes(SIDECAR, GATEWAY_API_APP_TLS, AMBIENT) + USER_OBJECTS,
     "every-flavour-locked-down": routes(SIDECAR, GATEWAY_API, AMBIENT) + USER_OBJECTS + lockdowns(*CLIENTS),
 }
@@ -227,13 +227,9 @@ ADVISORIES: dict[str, list[Row]] = {
 }
 
 # Where the pack's verdict on a mix is wrong by Istio's semantics (the tables hold the right one).
-UPSTREAM_ENTRY = (
-    "egress-via-gateway calls the `-upstream` ServiceEntry of a GATEWAY_API origination route (exported only to the "
-    "namespace Istio deploys the route's Gateway in, so only the gateway sees the host's TLS port) a bypass: "
-    "policies/objects.py unmodelled_service_entries skips only entries named in a route's parentRefs, and the rule "
-    "takes the gateway's namespace for a client one, as it does not read gateway.networking.k8s.io Gateways")
-WRONG_MANDATORY = {mix: UPSTREAM_ENTRY for mix in (
-    "gateway-api-every-mode", "every-flavour-beside-user-objects", "every-flavour-locked-down")}
+# The `-upstream` ServiceEntry of a GATEWAY_API origination route is the gateway's own copy of the host
+# (exported only to the Gateway's namespace): routing_gateway_api gives it no client, so no bypass.
+WRONG_MANDATORY: dict[str, str] = {}
 
 
 def cases(wrong: dict[str, str]) -> list[Any]:

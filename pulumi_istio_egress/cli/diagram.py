@@ -1,7 +1,8 @@
 """A Mermaid flowchart of each egress route's traffic path, read from the manifests themselves.
 
 Works on any objects (ours or hand-written). The paths are :mod:`.policies.routing`'s answers, one
-per ``host:port`` clients use: for Istio's egress gateway (``sidecar_paths``) the same routing
+per ``host:port`` clients use: for Istio's egress gateway (``sidecar_paths``, and
+``routing_gateway_api.gateway_api_paths`` for Gateway API routes) the same routing
 ``egress-via-gateway`` judges, so a path is drawn only when it works (no ``Break``) and a path the
 rule flags is never drawn; in ambient mode (``routing_ambient.waypoint_paths``), each host:port of a
 ServiceEntry bound to a waypoint, which ztunnel sends its traffic to, drawn only when the binding
@@ -21,9 +22,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from ..findings import Manifest
+from ..policies.objects import waypoint_service_entries
 from ..policies.routing import Path as Answer
 from ..policies.routing import sidecar_paths
 from ..policies.routing_ambient import waypoint_paths
+from ..policies.routing_gateway_api import gateway_api_paths
 from ..policies.stack import Stack
 
 # What the sidecar-to-gateway leg carries, by the TLS mode of the gateway server for the host
@@ -93,7 +96,10 @@ def routes(manifests: Iterable[Manifest]) -> list[Path]:
     any of them would otherwise take the broken one)."""
     objects = [m for m in manifests if isinstance(m, dict)]
     answers: dict[tuple[str, int | None], list[Answer]] = {}
-    for answer in sidecar_paths(Stack(objects), objects):
+    # The Gateway API flavour answers for the entries its routes carry (routing_gateway_api), the
+    # sidecar flavour for the rest: one answer per host:port either way.
+    flavours = [*sidecar_paths(Stack(objects), objects), *gateway_api_paths(objects, waypoint_service_entries(objects))]
+    for answer in flavours:
         answers.setdefault((answer.host, answer.port), []).append(answer)
     working = [found[0] for _, found in sorted(answers.items(), key=lambda item: (item[0][0], item[0][1] or 0))
                if all(a.works for a in found)]

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..findings import Finding, Manifest
+from .gateway_api_findings import audited_findings
 from .objects import (
     MESH,
     destination_rule_tls,
@@ -44,6 +45,7 @@ def check(manifest: Manifest, config: Config) -> Iterator[Finding]:
     if not audited:
         return
     kind, body = kind_of(manifest), spec(manifest)
+    yield from audited_findings(manifest, audited)  # a Gateway API Gateway: routing_gateway_api
     if kind == "Gateway":
         for i, server in dicts(body.get("servers")):
             mode = server.get("tls", {}).get("mode") if isinstance(server.get("tls"), dict) else None

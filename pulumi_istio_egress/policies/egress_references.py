@@ -36,6 +36,7 @@ from collections.abc import Sequence
 from itertools import islice
 
 from ..findings import Finding, Manifest
+from .gateway_api_findings import reference_findings, unjudged
 from .gateway_ports import message as ports_message
 from .objects import MESH, dicts, gateway_ref, host_key, service_namespace, strings
 from .routing import Router, port_mismatches
@@ -77,7 +78,7 @@ def _check(manifests: Sequence[Manifest], config: Config) -> list[tuple[Manifest
                     _subset(stack, vs, rule, destination, destination.subset, report, sni_judged)
     _gateway_ports(stack, report)
     _collisions(stack, report)
-    return report.items
+    return report.items + reference_findings(manifests)  # Gateway API parentRefs: routing_gateway_api
 
 
 def _gateway_ports(stack: Stack, report: Report) -> None:
@@ -245,4 +246,5 @@ RULE = StackRule(
     enforcement="mandatory",
     check=check,
     config_schema=ROOT_NAMESPACE_SCHEMA,
+    applies=lambda manifests, _config: unjudged("egress-references-resolve", manifests),
 )

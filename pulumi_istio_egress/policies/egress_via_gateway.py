@@ -16,7 +16,16 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from ..findings import Finding, Manifest
-from .objects import host_key, meta, service_namespace, spec, strings, unmodelled_service_entries
+from .gateway_api_findings import unjudged, via_gateway_findings
+from .objects import (
+    host_key,
+    meta,
+    service_namespace,
+    spec,
+    strings,
+    unmodelled_service_entries,
+    waypoint_service_entries,
+)
 from .routing import Break, Router, Routing, breaks
 from .routing_ambient import ambient_service_entries, dropped_port_findings
 from .rule import Config, StackRule
@@ -42,7 +51,9 @@ def _check(manifests: Sequence[Manifest], config: Config) -> list[tuple[Manifest
             _judge(entry, f"spec.hosts[{i}]", raw, router(host_key(raw)), report)
     _service_hosts(stack, router, report)
     _external_names(manifests, router, report)
-    return report.items + (dropped_port_findings(manifests, stack) if ambient else [])
+    # Gateway API routes: routing_gateway_api's model (a waypoint's entries are the waypoint rules').
+    return (report.items + via_gateway_findings(manifests, waypoint_service_entries(manifests))
+            + (dropped_port_findings(manifests, stack) if ambient else []))  # ambient: routing_ambient's ports
 
 
 def _service_hosts(stack: Stack, router: Router, report: Report) -> None:
@@ -153,4 +164,5 @@ RULE = StackRule(
     severity="high",
     enforcement="mandatory",
     check=check,
+    applies=lambda manifests, _config: unjudged("egress-via-gateway", manifests),
 )

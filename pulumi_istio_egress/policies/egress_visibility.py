@@ -43,6 +43,7 @@ from itertools import islice
 from typing import Any
 
 from ..findings import Finding, Manifest
+from .gateway_api_findings import unjudged, visibility_findings
 from .objects import (
     destination_rule_tls,
     export_to,
@@ -51,9 +52,11 @@ from .objects import (
     strings,
     unmodelled_service_entries,
     visible_in,
+    waypoint_service_entries,
 )
 from .routing import Router, Routing, client_namespaces
 from .routing_ambient import waypoint_homes
+from .routing_gateway_api import GatewayApi
 from .rule import Config, StackRule
 from .stack import (
     LIST_LIMIT,
@@ -102,11 +105,12 @@ def _check(manifests: Sequence[Manifest], config: Config) -> list[tuple[Manifest
         _scoped(stack, routing, report, judged)
         _subset_clients(stack, routing, known, report, reach)
     homes: dict[str, tuple[bool, list[str]]] = {}
+    api = GatewayApi(manifests)  # Gateway API gateways run where their Gateway is (routing_gateway_api)
     waypoints = waypoint_homes(manifests)
     for rule in stack.destination_rules:
         if rule.namespace not in waypoints.get(rule.host, ()):  # else the waypoint's rule: not judged
-            _gateway_only(stack, router, rule, report, homes)
-    return report.items
+            _gateway_only(stack, router, api, rule, report, homes)
+    return report.items + visibility_findings(manifests, waypoint_service_entries(manifests))
 
 
 def _raw(obj: Obj) -> Any:
@@ -197,14 +201,16 @@ def _subset_clients(stack: Stack, routing: Routing, clients: set[str], report: R
                        "exported to '.'")
 
 
-def _gateway_only(stack: Stack, router: Router, rule: DestinationRule, report: Report,
+def _gateway_only(stack: Stack, router: Router, api: GatewayApi, rule: DestinationRule, report: Report,
                   homes_of: dict[str, tuple[bool, list[str]]]) -> None:
     if not stack.is_external(rule.host):
         return
     if rule.host not in homes_of:
         # Served by a Gateway at all; and where the gateway runs, from the Services mesh routes send
         # the host to (the Gateway object's namespace says nothing about where its pods are).
-        homes_of[rule.host] = (bool(stack.gateways_serving(rule.host)), sorted(router(rule.host).gateway_namespaces))
+        deployed = {g.namespace for g in api.serving(rule.host)}
+        homes_of[rule.host] = (bool(stack.gateways_serving(rule.host)) or bool(deployed),
+                               sorted(router(rule.host).gateway_namespaces | deployed))
     served, homes = homes_of[rule.host]
     if not served:
         return
@@ -248,4 +254,5 @@ RULE = StackRule(
     enforcement="mandatory",
     check=check,
     config_schema=ROOT_NAMESPACE_SCHEMA,
+    applies=lambda manifests, _config: unjudged("egress-visibility", manifests),
 )

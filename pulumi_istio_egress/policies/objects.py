@@ -227,23 +227,45 @@ WAYPOINT_LABEL = "istio.io/use-waypoint"
 
 
 def unmodelled_service_entries(manifests: Any) -> set[tuple[str, str]]:
-    """(namespace, name) of ServiceEntries whose egress runs in a flavour the stack rules do not model
-    yet, so they are not judged (never called a bypass): ambient (the entry carries
-    ``istio.io/use-waypoint`` other than ``none``, or carries none and its Namespace in the stack
-    does, as ``waypoints.Waypoints.binding`` reads it: a waypoint, not a sidecar route, carries its
-    traffic; the waypoint rules judge it) and the Gateway API
-    (a ``gateway.networking.k8s.io`` route names the entry in ``parentRefs``, the mesh leg of Istio's
-    Gateway API egress task). Teaching a rule a flavour means taking it out of here."""
-    found = waypoint_service_entries(manifests)
+    """(namespace, name) of ServiceEntries whose egress runs in a flavour the classic stack model
+    does not read, so the classic rules do not judge them (never called a bypass): ambient (the entry
+    carries ``istio.io/use-waypoint`` other than ``none``, or carries none and its Namespace in the
+    stack does, as ``waypoints.Waypoints.binding`` reads it: a waypoint, not a sidecar route, carries
+    its traffic; the waypoint rules judge it) and the Gateway API (a ``gateway.networking.k8s.io``
+    route names the entry in ``parentRefs``, the mesh leg of Istio's Gateway API egress task, or an
+    exact listener hostname of a Gateway API Gateway is its host and no VirtualService names it: the
+    gateway's own copy, or an entry whose mesh leg names another parent; ``routing_gateway_api``
+    judges those: :func:`gateway_api_service_entries`)."""
+    return waypoint_service_entries(manifests) | gateway_api_service_entries(manifests)
+
+
+def gateway_api_service_entries(manifests: Any) -> set[tuple[str, str]]:
+    """(namespace, name) of the ServiceEntries the Gateway API flavour carries (see
+    :func:`unmodelled_service_entries`)."""
+    found: set[tuple[str, str]] = set()
     items = [m for m in manifests if isinstance(m, dict)] if isinstance(manifests, (list, tuple)) else []
+    listened: set[str] = set()
+    classic: set[str] = set()  # hosts of VirtualServices: the classic flavour routes those
     for m in items:
         api, kind = m.get("apiVersion"), m.get("kind")
-        if isinstance(api, str) and api.startswith(GATEWAY_API_GROUP + "/") and kind in GATEWAY_API_ROUTES:
+        if kind_of(m) == "VirtualService":
+            classic |= {host_key(h) for _, h in strings(spec(m).get("hosts"))}
+        if not (isinstance(api, str) and api.startswith(GATEWAY_API_GROUP + "/")):
+            continue
+        if kind in GATEWAY_API_ROUTES:
             for _, ref in dicts(spec(m).get("parentRefs")):
                 if ref.get("kind") == "ServiceEntry" and isinstance(ref.get("name"), str):
                     namespace = ref.get("namespace")
                     found.add((namespace if isinstance(namespace, str) and namespace else meta(m, "namespace"),
                                ref["name"]))
+        elif kind == "Gateway":
+            # Exact hostnames only: a wildcard listener is more likely an ingress gateway's.
+            listened |= {host_key(h) for _, lst in dicts(spec(m).get("listeners"))
+                         if isinstance(h := lst.get("hostname"), str) and h and "*" not in h}
+    for m in items:
+        hosts = {host_key(h) for _, h in strings(spec(m).get("hosts"))} if kind_of(m) == "ServiceEntry" else set()
+        if hosts & listened and not hosts & classic:
+            found.add((meta(m, "namespace"), meta(m, "name")))
     return found
 
 
