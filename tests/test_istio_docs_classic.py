@@ -52,11 +52,17 @@ def judge(rule_name: str, manifests: list[Manifest]) -> list[Row]:
 
 # --- the findings, one builder per fact ------------------------------------------------------------
 
+SE_EVERYWHERE = ("the object to every namespace's sidecars (ztunnel and waypoi"
+                 "nts ignore exportTo: it never scopes ambient clients)")
+
+
 def unscoped(obj: str) -> Row:
     """export-to-scoped: an object that must set exportTo does not. It owns this fact: egress-visibility
     does not report the same unset exportTo again (one finding per fact, issue 9)."""
     fix = export_scope.FIX_ORIGINATING if obj in ORIGINATING else export_scope.FIX
-    return (obj, "spec.exportTo", None, "unset exportTo exports the object to every namespace", fix)
+    # A ServiceEntry's message speaks of sidecars: a resource rule cannot see an ambient binding.
+    everywhere = SE_EVERYWHERE if obj.startswith("ServiceEntry ") else "the object to every namespace"
+    return (obj, "spec.exportTo", None, f"unset exportTo exports {everywhere}", fix)
 
 
 def lockdown_not_judged(obj: str, host: str) -> Row:

@@ -49,7 +49,9 @@ def test_egress_visibility_keeps_the_scope_only_the_stack_reveals() -> None:
     ]
     assert [(object_ref(m), f) for m in manifests for f in export_scope.check(m, {})] == [
         ("ServiceEntry egress/partner", Finding("spec.exportTo", None,
-                                                "unset exportTo exports the object to every namespace",
+                                                "unset exportTo exports the object to every namespace's sidecars "
+                                                "(ztunnel and waypoints ignore exportTo: it never scopes ambient "
+                                                "clients)",
                                                 "set exportTo to '.' and the client namespaces that need it")),
     ]
 

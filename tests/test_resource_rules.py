@@ -131,10 +131,12 @@ CASES: list[tuple[str, ResourceRule, dict[str, Any], dict[str, Any], list[Findin
                 "set credentialName to a Secret with tls.crt, tls.key and ca.crt in the gateway namespace")]),
     ("MUTUAL gateway with credential", mutual_credentials.RULE, gw_server("MUTUAL", credentialName="c"), {}, []),
     ("ServiceEntry without exportTo", export_scope.RULE, se(exportTo=None), {}, [
-        Finding("spec.exportTo", None, "unset exportTo exports the object to every namespace",
+        Finding("spec.exportTo", None, "unset exportTo exports the object to every namespace's sidecars (ztunnel "
+                "and waypoints ignore exportTo: it never scopes ambient clients)",
                 "set exportTo to '.' and the client namespaces that need it")]),
     ("ServiceEntry exported to *", export_scope.RULE, se(exportTo=[".", "*"]), {}, [
-        Finding("spec.exportTo[1]", "*", "'*' exports the object to every namespace",
+        Finding("spec.exportTo[1]", "*", "'*' exports the object to every namespace's sidecars (ztunnel and "
+                "waypoints ignore exportTo: it never scopes ambient clients)",
                 "list '.' and the client namespaces that need it instead")]),
     ("egress gateway DR without exportTo", export_scope.RULE, obj("DestinationRule", {
         "host": "istio-egressgateway.istio-system.svc.cluster.local", "subsets": [{"name": "a"}]}), {}, [

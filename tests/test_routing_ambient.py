@@ -163,7 +163,8 @@ RESOURCE_CASES: list[tuple[str, Any, Manifest, dict[str, Any], list[tuple[str, A
          "'*' exports the object to every namespace's sidecars; bound to the waypoint istio-egress/waypoint, it is "
          f"not scoped by exportTo for ambient clients: {AMBIENT_IGNORES_EXPORT_TO}", export_scope.FIX_STAR)]),
     ("entry opted out with none", export_scope, entry(labels={"istio.io/use-waypoint": "none"}), {}, [
-        ("spec.exportTo", None, "unset exportTo exports the object to every namespace", export_scope.FIX)]),
+        ("spec.exportTo", None, "unset exportTo exports the object to every namespace's sidecars (ztunnel and "
+         "waypoints ignore exportTo: it never scopes ambient clients)", export_scope.FIX)]),
 ]
 
 

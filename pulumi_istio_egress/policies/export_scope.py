@@ -31,6 +31,8 @@ from .objects import for_egress_gateway, kind_of, reports_everywhere, spec, stri
 from .rule import Config, ResourceRule
 from .waypoints import AMBIENT_IGNORES_EXPORT_TO, own_waypoint
 
+SERVICE_ENTRY_EVERYWHERE = ("the object to every namespace's sidecars (ztunnel and waypoints ignore exportTo: it never "
+                            "scopes ambient clients)")
 FIX = "set exportTo to '.' and the client namespaces that need it"
 FIX_STAR = "list '.' and the client namespaces that need it instead"
 FIX_ORIGINATING = ("set exportTo to ['.'] where the egress gateway originates TLS (only the gateway needs the rule, "
@@ -45,8 +47,11 @@ def check(manifest: Manifest, config: Config) -> Iterator[Finding]:
     # object alone cannot tell that from origination at the sidecar, so the fix names both.
     originating = kind_of(manifest) == "DestinationRule" and not for_egress_gateway(manifest)
     waypoint = own_waypoint(manifest) if kind_of(manifest) == "ServiceEntry" else None
+    # A ServiceEntry may be bound to a waypoint through its Namespace's label, which a resource rule
+    # cannot see: its message speaks of sidecars only and never claims exportTo scopes ambient clients.
     everywhere = (f"the object to every namespace's sidecars; bound to the waypoint {waypoint}, it is not scoped "
                   f"by exportTo for ambient clients: {AMBIENT_IGNORES_EXPORT_TO}" if waypoint else
+                  SERVICE_ENTRY_EVERYWHERE if kind_of(manifest) == "ServiceEntry" else
                   "the object to every namespace")
     raw = spec(manifest).get("exportTo")
     stars = [(i, entry) for i, entry in strings(raw) if entry == "*"]
