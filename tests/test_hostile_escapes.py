@@ -262,3 +262,15 @@ def test_an_object_declared_twice_is_refused(capsys: pytest.CaptureFixture[str])
     assert capsys.readouterr().err == (
         "error: the same object is declared twice: urn:pulumi:stack::project::kubernetes:core/v1:ConfigMap::"
         "payments/twice\n")
+
+
+def test_large_files_are_parsed_by_libyaml() -> None:
+    """Issue 12: a 200 MB file took 205 s on PyYAML's pure-Python parser. Manifests are composed by
+    libyaml's C parser (PyYAML's wheels ship it); the pure-Python one is only a fallback where PyYAML
+    was built without it, and the test environment must not be such a build."""
+    import yaml
+
+    from pulumi_istio_egress.cli import kubeyaml
+
+    assert yaml.__with_libyaml__
+    assert issubclass(kubeyaml._Loader, yaml.CSafeLoader)
