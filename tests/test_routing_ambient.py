@@ -150,6 +150,11 @@ PASSED_THROUGH = ("spec.ports[0].protocol", "TLS",
 RESOURCE_CASES: list[tuple[str, Any, Manifest, dict[str, Any], list[tuple[str, Any, str, str]]]] = [
     ("audited host, TLS port at the waypoint", audited_hosts, entry(ports=TLS_PORT), AUDITED, [PASSED_THROUGH]),
     ("audited host, HTTP port at the waypoint", audited_hosts, entry(), AUDITED, []),
+    # protocol.Instance.IsHTTP: HTTP_PROXY and gRPC-Web are HTTP too, in any case (protocol.Parse).
+    ("audited host, gRPC-Web port at the waypoint", audited_hosts,
+     entry(ports=[{"number": 80, "name": "grpc-web", "protocol": "gRPC-Web"}]), AUDITED, []),
+    ("audited host, HTTP_PROXY port at the waypoint", audited_hosts,
+     entry(ports=[{"number": 80, "name": "proxy", "protocol": "HTTP_PROXY"}]), AUDITED, []),
     ("audited host, TLS port, no waypoint label (sidecar: the Gateway is judged)", audited_hosts,
      entry(labels={}, ports=TLS_PORT), AUDITED, []),
     ("host not audited", audited_hosts, entry(ports=TLS_PORT), {"auditedHosts": ["other.example"]}, []),

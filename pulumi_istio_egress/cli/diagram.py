@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from ..findings import Manifest
-from ..policies.objects import waypoint_service_entries
+from ..policies.objects import HTTP_PROTOCOLS, waypoint_service_entries
 from ..policies.routing import Path as Answer
 from ..policies.routing import sidecar_paths
 from ..policies.routing_ambient import waypoint_paths
@@ -65,7 +65,7 @@ def _sidecar_leg(answer: Answer) -> str:
         return "HBONE (mTLS)"
     if answer.server_tls in _SIDECAR_LEG:
         return _SIDECAR_LEG[answer.server_tls]
-    if answer.server_protocol in ("HTTP", "HTTP2", "GRPC"):
+    if answer.server_protocol in HTTP_PROTOCOLS:
         return f"plain {answer.server_protocol}, unencrypted"
     return f"{answer.server_protocol or 'traffic'} to the egress gateway"
 

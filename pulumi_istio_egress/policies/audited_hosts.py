@@ -16,7 +16,10 @@ from collections.abc import Iterator
 from ..findings import Finding, Manifest
 from .gateway_api_findings import audited_findings
 from .objects import (
+    HTTP_PROTOCOLS,
     MESH,
+    ORIGINATING,
+    PASSING_THROUGH,
     destination_rule_tls,
     dicts,
     gateway_server_hosts,
@@ -29,9 +32,6 @@ from .objects import (
 from .rule import Config, ResourceRule
 from .waypoints import own_waypoint
 
-ORIGINATING = ("SIMPLE", "MUTUAL")
-PASSING_THROUGH = ("PASSTHROUGH", "AUTO_PASSTHROUGH")
-HTTP_PROTOCOLS = ("HTTP", "HTTP2", "GRPC")
 FIX_GATEWAY = ("let the gateway interpret TLS: EgressRoute tls_mode SIMPLE (origination), or a SIMPLE server "
                "with a credentialName to terminate")
 

@@ -45,6 +45,7 @@ from typing import Any
 from ..findings import Finding, Manifest
 from .gateway_api_findings import unjudged, visibility_findings
 from .objects import (
+    ORIGINATING,
     destination_rule_tls,
     export_to,
     host_key,
@@ -215,7 +216,7 @@ def _gateway_only(stack: Stack, router: Router, api: GatewayApi, rule: Destinati
     if not served:
         return
     settings = [tls for _, tls in destination_rule_tls(rule.manifest)]
-    modes = sorted({m for tls in settings if (m := tls.get("mode")) in ("SIMPLE", "MUTUAL")})
+    modes = sorted({m for tls in settings if (m := tls.get("mode")) in ORIGINATING})
     credentials = sorted({c for tls in settings if isinstance(c := tls.get("credentialName"), str) and c})
     if not modes and not credentials:
         return

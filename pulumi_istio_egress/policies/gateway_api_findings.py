@@ -16,6 +16,7 @@ from ..findings import Finding, Manifest
 from .objects import (
     GATEWAY_API_GROUP,
     GATEWAY_API_ROUTES,
+    HTTP_PROTOCOLS,
     dicts,
     exported_to,
     host_key,
@@ -26,7 +27,6 @@ from .objects import (
     sub,
 )
 from .routing_gateway_api import (
-    HTTP_PROTOCOLS,
     GatewayApi,
     GatewayLeg,
     Judged,

@@ -56,6 +56,8 @@ from typing import Any, NamedTuple
 
 from ..findings import Finding, Manifest
 from .objects import (
+    HTTP_PROTOCOLS,
+    PASSING_THROUGH,
     dicts,
     host_key,
     host_matches,
@@ -72,8 +74,6 @@ from .rule import Config, StackRule
 from .stack import ROOT_NAMESPACE_SCHEMA, Gateway, Stack, gc_paused, listing, root_namespace
 
 DRY_RUN = "istio.io/dry-run"
-HTTP_PROTOCOLS = ("HTTP", "HTTP2", "HTTP_PROXY", "GRPC", "GRPC-WEB")
-PASSTHROUGH = ("PASSTHROUGH", "AUTO_PASSTHROUGH")
 HTTP_OPERATION = ("hosts", "notHosts", "methods", "notMethods", "paths", "notPaths")
 HTTP_SOURCE = ("requestPrincipals", "notRequestPrincipals")
 HTTP_WHEN = ("request.auth.principal", "request.auth.audiences", "request.auth.presenter")
@@ -193,7 +193,7 @@ def _route(host: str, gateway: Gateway, server: dict[str, Any], port: int | None
     protocol = str(sub(server, "port", "protocol") or "").upper()
     tls = server.get("tls")
     mode = tls.get("mode") if isinstance(tls, dict) else None
-    passthrough = isinstance(tls, dict) and mode in PASSTHROUGH
+    passthrough = isinstance(tls, dict) and mode in PASSING_THROUGH
     http = protocol in HTTP_PROTOCOLS or (protocol == "HTTPS" and isinstance(tls, dict) and not passthrough)
     ports = sorted(mesh_ports) or ([port] if port is not None else [])
     return Route(host, gateway, port, http, passthrough, isinstance(tls, dict),

@@ -16,6 +16,14 @@ from ..jsontypes import whole_number
 from ..names import MAX_HOST
 from ..names import MESH as MESH  # re-exported: the rule modules read it from here
 
+HTTP_PROTOCOLS = ("HTTP", "HTTP2", "HTTP_PROXY", "GRPC", "GRPC-WEB")
+"""Port protocols istiod treats as HTTP (``protocol.Instance.IsHTTP``, pkg/config/protocol), upper-cased:
+``protocol.Parse`` ignores case, so callers compare ``protocol.upper()``."""
+PASSING_THROUGH = ("PASSTHROUGH", "AUTO_PASSTHROUGH")
+"""Gateway server TLS modes that forward the app's TLS by SNI, uninterpreted."""
+ORIGINATING = ("SIMPLE", "MUTUAL")
+"""DestinationRule TLS modes that originate TLS."""
+
 NETWORKING_VERSIONS = ("networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3")
 SECURITY_VERSIONS = ("security.istio.io/v1", "security.istio.io/v1beta1")
 EGRESS_KINDS = ("ServiceEntry", "Gateway", "DestinationRule", "VirtualService")
@@ -156,7 +164,7 @@ def is_egress(manifest: Manifest) -> bool:
         return MESH in gateways and any(g != MESH for g in gateways)
     if kind == "DestinationRule":
         return for_egress_gateway(manifest) or any(
-            tls.get("mode") in ("SIMPLE", "MUTUAL") for _, tls in destination_rule_tls(manifest))
+            tls.get("mode") in ORIGINATING for _, tls in destination_rule_tls(manifest))
     return False
 
 

@@ -42,6 +42,8 @@ from ..findings import Manifest
 from .gateway_ports import PortMismatch, gateway_match_mismatches, mesh_leg_mismatches, served_ports
 from .objects import (
     MESH,
+    ORIGINATING,
+    PASSING_THROUGH,
     destination_rule_tls,
     dicts,
     gateway_server_hosts,
@@ -55,10 +57,6 @@ from .objects import (
     visible_in,
 )
 from .stack import Destination, Gateway, Obj, RouteRule, Stack, VirtualService
-
-PASSING_THROUGH = ("PASSTHROUGH", "AUTO_PASSTHROUGH")
-ORIGINATING = ("SIMPLE", "MUTUAL")
-HTTP_PROTOCOLS = ("HTTP", "HTTP2", "GRPC")
 
 
 class MeshRoute(NamedTuple):

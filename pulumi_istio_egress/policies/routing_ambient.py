@@ -45,8 +45,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..findings import Finding, Manifest
-from .objects import dicts, host_key, is_external_service_entry, kind_of, meta, port_number, spec, strings
-from .routing import HTTP_PROTOCOLS, Break, BreakKind, Path, originating_mode
+from .objects import (
+    HTTP_PROTOCOLS,
+    dicts,
+    host_key,
+    is_external_service_entry,
+    kind_of,
+    meta,
+    port_number,
+    spec,
+    strings,
+)
+from .routing import Break, BreakKind, Path, originating_mode
 from .stack import Stack
 from .waypoints import SERVICE_TRAFFIC, Binding, Waypoints
 

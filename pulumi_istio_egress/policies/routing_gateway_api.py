@@ -46,6 +46,7 @@ from ..findings import Manifest
 from .objects import (
     GATEWAY_API_GROUP,
     GATEWAY_API_ROUTES,
+    HTTP_PROTOCOLS,
     dicts,
     exported_to,
     gateway_api_service_entries,
@@ -67,7 +68,6 @@ ISTIO_GROUP = "networking.istio.io"
 ISTIO_CLASS = "istio"
 TERMINATE_MODE = "gateway.istio.io/tls-terminate-mode"
 HTTP_KINDS = ("HTTPRoute", "GRPCRoute")
-HTTP_PROTOCOLS = ("HTTP", "HTTP2", "GRPC")
 TLS_PROTOCOLS = ("TLS", "HTTPS")
 _APP = {"HTTPRoute": "http", "GRPCRoute": "http", "TLSRoute": "tls", "TCPRoute": "tcp"}
 
