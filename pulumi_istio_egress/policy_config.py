@@ -9,7 +9,6 @@ cannot be told ``additionalProperties: false`` and passes misspelt options throu
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
@@ -21,6 +20,8 @@ REMEDIATE = "remediate"
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """`; did you mean 'x'?` for the closest choice, else the list of choices."""
+    import difflib  # only on a misspelt option: not worth its import on every pack start-up
+
     options = sorted(choices)
     close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
     if close:

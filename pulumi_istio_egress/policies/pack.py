@@ -8,7 +8,7 @@ report the rest, and then let pulumi-policy say (advisory) which values could no
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from ..extras import requires_extra
 
@@ -26,8 +26,10 @@ with requires_extra("the istio-egress policy pack"):
 
 from ..findings import Finding, Manifest, object_ref
 from ..policy_config import unknown_options
-from . import RESOURCE_RULES, STACK_RULES, sdk
-from .rule import DOCS_URL, ResourceRule, StackRule
+from . import catalog, rule_of, sdk
+
+if TYPE_CHECKING:
+    from .rule import ResourceRule, StackRule
 
 PACK_NAME = "istio-egress"
 
@@ -115,10 +117,31 @@ def _report(rule_name: str, finding: Finding, manifest: Manifest | None, urn: st
         _Deferred.exempted.append((urn, f"{rule_name} (exempt: {reason}): {text}"))
 
 
+def _loader(entry: catalog.Entry) -> Callable[[], Any]:
+    """The rule a catalog entry stands for, its module imported on the first call."""
+    loaded: list[Any] = []
+
+    def load() -> Any:
+        if not loaded:
+            rule = rule_of(entry["module"])
+            if rule.name != entry["name"]:
+                raise RuntimeError(f"policies/catalog.json names {entry['name']!r} where {entry['module']} has "
+                                   f"{rule.name!r}: run python -m pulumi_istio_egress.policies.catalog --write")
+            loaded.append(rule)
+        return loaded[0]
+
+    return load
+
+
 def resource_policy(rule: ResourceRule) -> ResourceValidationPolicy:
+    return _resource_policy(catalog.entry("", rule), lambda: rule)
+
+
+def _resource_policy(entry: catalog.Entry, load: Callable[[], ResourceRule]) -> ResourceValidationPolicy:
     def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         if not args.resource_type.startswith("kubernetes:"):
             args.not_applicable("not a Kubernetes object")
+        rule = load()
         manifest, unknown = to_manifest(args.resource_type, args.props)
         config = _checked_config(rule, args, report)
         reason = rule.applies(manifest, config) if rule.applies else None
@@ -133,11 +156,14 @@ def resource_policy(rule: ResourceRule) -> ResourceValidationPolicy:
 
     # pulumi-policy types `remediate` as returning an Awaitable, but its Remediate call takes a plain
     # mapping too (`elif result is not None: new_props = result`, pulumi_policy/policy.py).
-    remediate: Any = _remediation(rule)
-    return ResourceValidationPolicy(name=rule.name, validate=validate, remediate=remediate, **_metadata(rule))
+    remediate: Any = _remediation(entry, load)
+    return ResourceValidationPolicy(name=entry["name"], validate=validate, remediate=remediate, **_metadata(entry))
 
 
-def _remediation(rule: ResourceRule) -> Callable[[ResourceValidationArgs], Mapping[str, Any] | None] | None:
+Remediate = Callable[[ResourceValidationArgs], Mapping[str, Any] | None]
+
+
+def _remediation(entry: catalog.Entry, load: Callable[[], ResourceRule]) -> Remediate | None:
     """pulumi-policy's ``remediate`` for a rule that has one. pulumi-policy calls it only while the
     rule is at ``enforcementLevel: remediate``, then Analyze judges the remediated properties.
 
@@ -147,12 +173,13 @@ def _remediation(rule: ResourceRule) -> Callable[[ResourceValidationArgs], Mappi
     where it is not certain (``ResourceRule.remediated``); a remediation that fails is no
     remediation, and the finding stands.
     """
-    if rule.remediate is None:
+    if not entry["remediates"]:
         return None
 
     def remediate(args: ResourceValidationArgs) -> Mapping[str, Any] | None:
         if not args.resource_type.startswith("kubernetes:"):
             return None
+        rule = load()
         props = sdk.remediation_props(args.props)
         if not isinstance(props, dict):
             return None
@@ -180,23 +207,13 @@ def _remediation(rule: ResourceRule) -> Callable[[ResourceValidationArgs], Mappi
     return remediate
 
 
-def _metadata(rule: ResourceRule | StackRule) -> dict[str, Any]:
+def _metadata(entry: catalog.Entry) -> dict[str, Any]:
+    schema = entry["configSchema"]
     return {
-        "description": rule.description, "enforcement_level": EnforcementLevel(rule.enforcement),
-        "severity": Severity(rule.severity), "url": rule.url, "remediation_steps": _steps(rule),
-        "config_schema": PolicyConfigSchema(properties=_schema(rule.config_schema)) if rule.config_schema else None,
+        "description": entry["description"], "enforcement_level": EnforcementLevel(entry["enforcement"]),
+        "severity": Severity(entry["severity"]), "url": entry["url"], "remediation_steps": entry["remediationSteps"],
+        "config_schema": PolicyConfigSchema(properties={k: dict(v) for k, v in schema.items()}) if schema else None,
     }
-
-
-REMEDIATE_STEP = ("With enforcementLevel 'remediate' the pack applies the fix itself where the right value is "
-                  "certain from the object alone (see the README's Remediations).")
-
-
-def _steps(rule: ResourceRule | StackRule) -> str | None:
-    """pulumi-policy's ``remediation_steps``: the rule's own, and for a rule that can remediate, how."""
-    can_remediate = isinstance(rule, ResourceRule) and rule.remediate is not None
-    steps = " ".join(part for part in (rule.remediation, REMEDIATE_STEP if can_remediate else "") if part)
-    return steps or None
 
 
 class StackView(NamedTuple):
@@ -235,7 +252,12 @@ def stack_manifests(args: StackValidationArgs) -> StackView:
 
 
 def stack_policy(rule: StackRule) -> StackValidationPolicy:
+    return _stack_policy(catalog.entry("", rule), lambda: rule)
+
+
+def _stack_policy(entry: catalog.Entry, load: Callable[[], StackRule]) -> StackValidationPolicy:
     def validate(args: StackValidationArgs, report: ReportViolation) -> None:
+        rule = load()
         view = stack_manifests(args)
         config = _checked_config(rule, args, report)
         reason = rule.applies(view.manifests, config) if rule.applies else None
@@ -248,7 +270,7 @@ def stack_policy(rule: StackRule) -> StackValidationPolicy:
             _report(rule.name, finding, manifest, urn, report, name_object=not urn)
         _raise_unknown(view.unknown)
 
-    return StackValidationPolicy(name=rule.name, validate=validate, **_metadata(rule))
+    return StackValidationPolicy(name=entry["name"], validate=validate, **_metadata(entry))
 
 
 def _config(args: ResourceValidationArgs | StackValidationArgs) -> dict[str, Any]:
@@ -274,10 +296,6 @@ def _checked_config(rule: ResourceRule | StackRule, args: Any, report: ReportVio
     return dict(rule.defaults(), **config)
 
 
-def _schema(properties: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {k: dict(v) for k, v in properties.items()}
-
-
 ADVISORIES = "istio-egress-advisories"
 
 
@@ -298,14 +316,23 @@ def advisories_policy() -> StackValidationPolicy:
         name=ADVISORIES, validate=validate, enforcement_level=EnforcementLevel.ADVISORY, severity=Severity.LOW,
         description=f"Says at the end of the run what the other policies deferred: findings on objects exempt "
                     f"through the {EXEMPT_ANNOTATION} annotation, and notes such as a validation layer that did "
-                    "not run.", url=f"{DOCS_URL}#{ADVISORIES}",
+                    "not run.", url=f"{catalog.DOCS_URL}#{ADVISORIES}",
     )
 
 
-def policies(resource_rules: Sequence[ResourceRule] = RESOURCE_RULES,
-             stack_rules: Sequence[StackRule] = STACK_RULES) -> list[ResourceValidationPolicy | StackValidationPolicy]:
-    """pulumi-policy policies for the given rules (all of ours by default), the advisories last."""
-    made: list[ResourceValidationPolicy | StackValidationPolicy] = [resource_policy(r) for r in resource_rules]
-    made += [stack_policy(r) for r in stack_rules]
+def policies(resource_rules: Sequence[ResourceRule] | None = None,
+             stack_rules: Sequence[StackRule] | None = None) -> list[ResourceValidationPolicy | StackValidationPolicy]:
+    """pulumi-policy policies for the given rules, the advisories last. A side left ``None`` is all of
+    ours, registered from ``catalog.json``: each rule's module is imported when the rule first runs."""
+    entries = catalog.load() if resource_rules is None or stack_rules is None else []
+    made: list[ResourceValidationPolicy | StackValidationPolicy] = []
+    if resource_rules is None:
+        made += [_resource_policy(e, _loader(e)) for e in entries if e["kind"] == "resource"]
+    else:
+        made += [resource_policy(r) for r in resource_rules]
+    if stack_rules is None:
+        made += [_stack_policy(e, _loader(e)) for e in entries if e["kind"] == "stack"]
+    else:
+        made += [stack_policy(r) for r in stack_rules]
     made.append(advisories_policy())
     return made

@@ -7,13 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..findings import Finding, Manifest
+from .catalog import DOCS_URL as DOCS_URL  # re-exported: where the rules are documented
 
 Severity = Literal["low", "medium", "high", "critical"]
 Enforcement = Literal["advisory", "mandatory", "disabled"]
 Config = Mapping[str, Any]
-
-DOCS_URL = "https://github.com/pulumi-istio-egress/pulumi-istio-egress/blob/main/README.md"
-"""Where the rules are documented: every rule's ``url`` is this page's section for it."""
 
 
 ResourceCheck = Callable[[Manifest, Config], Iterable[Finding]]
