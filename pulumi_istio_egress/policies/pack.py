@@ -238,6 +238,9 @@ def stack_manifests(args: StackValidationArgs) -> StackView:
     request = sdk.analyze_stack_request()
     if request is not None and request is _SharedStack.request and _SharedStack.view is not None:
         return _SharedStack.view
+    if request is not None:
+        # A new request: the collector's young generation sized to its live data (sdk.size_young_generation).
+        sdk.size_young_generation(len(args.resources))
     view = StackView([], {}, [])
     for resource in args.resources:
         if not resource.resource_type.startswith("kubernetes:"):
