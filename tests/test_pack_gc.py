@@ -11,7 +11,8 @@ from pulumi_policy.proxy import unknown_checking_proxy
 
 from pulumi_istio_egress.policies import sdk
 
-PROPS = {"apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry", "metadata": {"name": "a", "labels": {"x": "y"}},
+PROPS = {"apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
+         "metadata": {"name": "a", "labels": {"x": "y"}},
          "spec": {"hosts": ["api.example.com"], "ports": [{"number": 443, "name": "tls", "protocol": "TLS"}]}}
 
 

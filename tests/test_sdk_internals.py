@@ -99,8 +99,8 @@ def test_raise_unknown_is_the_sdks_error() -> None:
     assert raised.value.message == "number value at .spec.ports.0.number can't be known during preview"
 
 
-def test_no_request_outside_analyze_stack() -> None:
-    assert sdk.analyze_stack_request() is None
+def test_no_request_outside_the_servicer() -> None:
+    assert (sdk.analyze_stack_request(), sdk.analyze_request()) == (None, None)
 
 
 SHARING_PACK = """
@@ -131,6 +131,36 @@ def test_stack_policies_of_one_request_share_one_conversion(tmp_path: Path) -> N
         second = [v.message.splitlines()[-1] for v in process.analyze_stack(stack[:1])]
     assert len(first) == 2 and first[0] == first[1] and first[0].endswith("objects=2")
     assert len(second) == 2 and second[0] == second[1] and second[0].endswith("objects=1")
+    assert first[0] != second[0]
+
+
+RESOURCE_SHARING_PACK = """
+from pulumi_policy import PolicyPack, ResourceValidationPolicy
+from pulumi_istio_egress.policies.pack import resource_manifest
+
+def seen(args, report_violation):
+    manifest, _ = resource_manifest(args)
+    report_violation(f"manifest={id(manifest)} name={manifest['metadata']['name']}")
+
+PolicyPack("sharing", [ResourceValidationPolicy("first", "First.", validate=seen),
+                       ResourceValidationPolicy("second", "Second.", validate=seen)])
+"""
+
+
+def test_resource_policies_of_one_request_share_one_conversion(tmp_path: Path) -> None:
+    # Through the real protocol: both policies of one Analyze see the same manifest object; the next
+    # request (another object) gets its own.
+    directory = tmp_path / "sharing"
+    directory.mkdir()
+    (directory / "PulumiPolicy.yaml").write_text("runtime: python\n")
+    (directory / "__main__.py").write_text(textwrap.dedent(RESOURCE_SHARING_PACK))
+    x, y = (Resource.from_manifest({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": n, "namespace": "a"}})
+            for n in ("x", "y"))
+    with PolicyPackProcess(directory) as process:
+        first = [v.message.splitlines()[-1] for v in process.analyze(x)]
+        second = [v.message.splitlines()[-1] for v in process.analyze(y)]
+    assert len(first) == 2 and first[0] == first[1] and first[0].endswith("name=x")
+    assert len(second) == 2 and second[0] == second[1] and second[0].endswith("name=y")
     assert first[0] != second[0]
 
 

@@ -142,7 +142,7 @@ def _resource_policy(entry: catalog.Entry, load: Callable[[], ResourceRule]) -> 
         if not args.resource_type.startswith("kubernetes:"):
             args.not_applicable("not a Kubernetes object")
         rule = load()
-        manifest, unknown = to_manifest(args.resource_type, args.props)
+        manifest, unknown = resource_manifest(args)
         config = _checked_config(rule, args, report)
         reason = rule.applies(manifest, config) if rule.applies else None
         if reason:
@@ -225,19 +225,36 @@ class StackView(NamedTuple):
     unknown: list[tuple[str, str]]
 
 
-class _SharedStack:
-    """The last AnalyzeStack request and its view: every stack policy of one request reads the same
-    view, converted once (the request is kept, so its identity cannot be reused)."""
+class _Shared:
+    """The last request of each kind with its conversion, as one ``(request, converted)`` pair (one
+    assignment, so a pair is never read half-replaced by another server thread): every policy of one
+    request reads the same plain manifests, converted once. The request is kept, so its identity
+    cannot be reused; rules never write into what they read (``tests/test_sdk_internals.py``)."""
 
-    request: Any = None
-    view: StackView | None = None
+    analyze: tuple[Any, tuple[Manifest, list[tuple[str, str]]]] | None = None
+    stack: tuple[Any, StackView] | None = None
+
+
+def resource_manifest(args: ResourceValidationArgs) -> tuple[Manifest, list[tuple[str, str]]]:
+    """``to_manifest`` of the object of ``args``, shared by the resource policies of one Analyze
+    request: the SDK rebuilds the proxied properties for each policy, and converting them again for
+    each of our ten was a third of the pack's own time per object."""
+    request = sdk.analyze_request()
+    shared = _Shared.analyze
+    if request is not None and shared is not None and shared[0] is request:
+        return shared[1]
+    converted = to_manifest(args.resource_type, args.props)
+    if request is not None:
+        _Shared.analyze = (request, converted)
+    return converted
 
 
 def stack_manifests(args: StackValidationArgs) -> StackView:
     """The stack of ``args`` as plain manifests, shared by the stack policies of one request."""
     request = sdk.analyze_stack_request()
-    if request is not None and request is _SharedStack.request and _SharedStack.view is not None:
-        return _SharedStack.view
+    shared = _Shared.stack
+    if request is not None and shared is not None and shared[0] is request:
+        return shared[1]
     if request is not None:
         # A new request: the collector's young generation sized to its live data (sdk.size_young_generation).
         sdk.size_young_generation(len(args.resources))
@@ -250,7 +267,7 @@ def stack_manifests(args: StackValidationArgs) -> StackView:
         view.urns[id(manifest)] = resource.urn
         view.unknown.extend(unknown)
     if request is not None:
-        _SharedStack.request, _SharedStack.view = request, view
+        _Shared.stack = (request, view)
     return view
 
 
@@ -310,6 +327,7 @@ def advisories_policy() -> StackValidationPolicy:
         exempted, notes = list(_Deferred.exempted), dict(_Deferred.notes)
         _Deferred.exempted.clear()
         _Deferred.notes.clear()
+        _Shared.stack = None  # the last stack policy has run: free the stack's view now, not at the next request
         for urn, text in exempted:
             report(text, urn)
         for note, count in notes.items():

@@ -123,24 +123,35 @@ NotApplicableError = _policy._NotApplicableError
 _SERVICER_FILE = _policy.__file__
 
 
-def analyze_stack_request() -> Any | None:
-    """The gRPC request of the ``AnalyzeStack`` call that is running the current stack policy, or
-    ``None`` when called any other way.
+def servicer_request(method: str) -> Any | None:
+    """The gRPC request of the servicer call ``method`` (``Analyze`` or ``AnalyzeStack``) that is
+    running the current policy, or ``None`` when called any other way.
 
-    pulumi-policy's ``_PolicyAnalyzerServicer.AnalyzeStack`` (``pulumi_policy/policy.py``) runs
-    every stack policy of the pack, one after the other, for the one request, and rebuilds every
-    resource's properties for each. Knowing the request lets the policies convert the stack once
-    and share it (``pack.stack_manifests``); identical content is guaranteed because it is the same
-    request. Found by walking up to the servicer's frame: there is no public way."""
+    pulumi-policy's ``_PolicyAnalyzerServicer`` (``pulumi_policy/policy.py``) runs every policy of
+    the pack, one after the other, for the one request, and rebuilds the properties for each
+    (``deserialize_properties(MessageToDict(...))`` per policy, in ``Analyze`` and in
+    ``AnalyzeStack``). Knowing the request lets the policies convert it once and share it
+    (``pack.resource_manifest``, ``pack.stack_manifests``); identical content is guaranteed because
+    it is the same request. Found by walking up to the servicer's frame: there is no public way."""
     frame = sys._getframe(1)
     for _ in range(16):
         frame = frame.f_back  # type: ignore[assignment]
         if frame is None:
             return None
         code = frame.f_code
-        if code.co_name == "AnalyzeStack" and code.co_filename == _SERVICER_FILE:
+        if code.co_name == method and code.co_filename == _SERVICER_FILE:
             return frame.f_locals.get("request")
     return None
+
+
+def analyze_stack_request() -> Any | None:
+    """The request of the running ``AnalyzeStack`` (``servicer_request``)."""
+    return servicer_request("AnalyzeStack")
+
+
+def analyze_request() -> Any | None:
+    """The request of the running ``Analyze`` (``servicer_request``)."""
+    return servicer_request("Analyze")
 
 
 YOUNG_THRESHOLD = 100_000
@@ -186,11 +197,13 @@ __all__ = [
     "UNKNOWN_SENTINELS",
     "NotApplicableError",
     "UnknownValueError",
+    "analyze_request",
     "analyze_stack_request",
     "blank_unknowns",
     "is_unknown",
     "raise_unknown",
     "remediation_props",
+    "servicer_request",
     "size_young_generation",
     "tune_gc",
     "unwrap",
