@@ -103,7 +103,7 @@ def test_no_request_outside_the_servicer() -> None:
     assert (sdk.analyze_stack_request(), sdk.analyze_request()) == (None, None)
 
 
-SHARING_PACK = """
+STACK_SHARING_PACK = """
 from pulumi_policy import PolicyPack, StackValidationPolicy
 from pulumi_istio_egress.policies.pack import stack_manifests
 
@@ -114,25 +114,6 @@ def seen(args, report_violation):
 PolicyPack("sharing", [StackValidationPolicy("first", "First.", validate=seen),
                        StackValidationPolicy("second", "Second.", validate=seen)])
 """
-
-
-def test_stack_policies_of_one_request_share_one_conversion(tmp_path: Path) -> None:
-    # Through the real protocol: both policies of one AnalyzeStack see the same view object; the
-    # next request gets a new one (its content may differ, e.g. preview then update).
-    directory = tmp_path / "sharing"
-    directory.mkdir()
-    (directory / "PulumiPolicy.yaml").write_text("runtime: python\n")
-    (directory / "__main__.py").write_text(textwrap.dedent(SHARING_PACK))
-    stack = [Resource.from_manifest({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": n,
-                                                                                         "namespace": "a"}})
-             for n in ("x", "y")]
-    with PolicyPackProcess(directory) as process:
-        first = [v.message.splitlines()[-1] for v in process.analyze_stack(stack)]
-        second = [v.message.splitlines()[-1] for v in process.analyze_stack(stack[:1])]
-    assert len(first) == 2 and first[0] == first[1] and first[0].endswith("objects=2")
-    assert len(second) == 2 and second[0] == second[1] and second[0].endswith("objects=1")
-    assert first[0] != second[0]
-
 
 RESOURCE_SHARING_PACK = """
 from pulumi_policy import PolicyPack, ResourceValidationPolicy
@@ -146,21 +127,28 @@ PolicyPack("sharing", [ResourceValidationPolicy("first", "First.", validate=seen
                        ResourceValidationPolicy("second", "Second.", validate=seen)])
 """
 
+X, Y = (Resource.from_manifest({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": n, "namespace": "a"}})
+        for n in ("x", "y"))
 
-def test_resource_policies_of_one_request_share_one_conversion(tmp_path: Path) -> None:
-    # Through the real protocol: both policies of one Analyze see the same manifest object; the next
-    # request (another object) gets its own.
+
+@pytest.mark.parametrize(("pack_source", "requests", "said"), [
+    pytest.param(STACK_SHARING_PACK, lambda p: (p.analyze_stack([X, Y]), p.analyze_stack([X])),
+                 ("objects=2", "objects=1"), id="stack-policies-of-one-AnalyzeStack"),
+    pytest.param(RESOURCE_SHARING_PACK, lambda p: (p.analyze(X), p.analyze(Y)),
+                 ("name=x", "name=y"), id="resource-policies-of-one-Analyze"),
+])
+def test_policies_of_one_request_share_one_conversion(tmp_path: Path, pack_source: str, requests: Any,
+                                                      said: tuple[str, str]) -> None:
+    # Through the real protocol: both policies of one request see the same converted object; the
+    # next request gets a new one (its content may differ, e.g. preview then update).
     directory = tmp_path / "sharing"
     directory.mkdir()
     (directory / "PulumiPolicy.yaml").write_text("runtime: python\n")
-    (directory / "__main__.py").write_text(textwrap.dedent(RESOURCE_SHARING_PACK))
-    x, y = (Resource.from_manifest({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": n, "namespace": "a"}})
-            for n in ("x", "y"))
+    (directory / "__main__.py").write_text(textwrap.dedent(pack_source))
     with PolicyPackProcess(directory) as process:
-        first = [v.message.splitlines()[-1] for v in process.analyze(x)]
-        second = [v.message.splitlines()[-1] for v in process.analyze(y)]
-    assert len(first) == 2 and first[0] == first[1] and first[0].endswith("name=x")
-    assert len(second) == 2 and second[0] == second[1] and second[0].endswith("name=y")
+        first, second = ([v.message.splitlines()[-1] for v in found] for found in requests(process))
+    assert len(first) == 2 and first[0] == first[1] and first[0].endswith(said[0])
+    assert len(second) == 2 and second[0] == second[1] and second[0].endswith(said[1])
     assert first[0] != second[0]
 
 

@@ -76,13 +76,7 @@ def main(argv: list[str]) -> int:
     if argv == ["--write"]:
         CATALOG.write_text(text(built()), encoding="utf-8")
         return 0
-    if argv == ["--check"]:
-        if CATALOG.read_text(encoding="utf-8") == text(built()):
-            return 0
-        print(f"{CATALOG} is out of date: run python -m pulumi_istio_egress.policies.catalog --write",
-              file=sys.stderr)
-        return 1
-    print("usage: python -m pulumi_istio_egress.policies.catalog --write | --check", file=sys.stderr)
+    print("usage: python -m pulumi_istio_egress.policies.catalog --write", file=sys.stderr)
     return 2
 
 

@@ -235,26 +235,34 @@ class _Shared:
     stack: tuple[Any, StackView] | None = None
 
 
+def _per_request(slot: str, request: Any, convert: Callable[[], Any]) -> Any:
+    """``convert()`` once per servicer ``request`` (``None``: not inside one, convert every time)."""
+    shared = getattr(_Shared, slot)
+    if request is not None and shared is not None and shared[0] is request:
+        return shared[1]
+    converted = convert()
+    if request is not None:
+        setattr(_Shared, slot, (request, converted))
+    return converted
+
+
 def resource_manifest(args: ResourceValidationArgs) -> tuple[Manifest, list[tuple[str, str]]]:
     """``to_manifest`` of the object of ``args``, shared by the resource policies of one Analyze
     request: the SDK rebuilds the proxied properties for each policy, and converting them again for
     each of our ten was a third of the pack's own time per object."""
-    request = sdk.analyze_request()
-    shared = _Shared.analyze
-    if request is not None and shared is not None and shared[0] is request:
-        return shared[1]
-    converted = to_manifest(args.resource_type, args.props)
-    if request is not None:
-        _Shared.analyze = (request, converted)
+    converted: tuple[Manifest, list[tuple[str, str]]] = _per_request(
+        "analyze", sdk.analyze_request(), lambda: to_manifest(args.resource_type, args.props))
     return converted
 
 
 def stack_manifests(args: StackValidationArgs) -> StackView:
     """The stack of ``args`` as plain manifests, shared by the stack policies of one request."""
     request = sdk.analyze_stack_request()
-    shared = _Shared.stack
-    if request is not None and shared is not None and shared[0] is request:
-        return shared[1]
+    view: StackView = _per_request("stack", request, lambda: _stack_view(args, request))
+    return view
+
+
+def _stack_view(args: StackValidationArgs, request: Any) -> StackView:
     if request is not None:
         # A new request: the collector's young generation sized to its live data (sdk.size_young_generation).
         sdk.size_young_generation(len(args.resources))
@@ -266,8 +274,6 @@ def stack_manifests(args: StackValidationArgs) -> StackView:
         view.manifests.append(manifest)
         view.urns[id(manifest)] = resource.urn
         view.unknown.extend(unknown)
-    if request is not None:
-        _Shared.stack = (request, view)
     return view
 
 
